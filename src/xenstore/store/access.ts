@@ -1,0 +1,85 @@
+/**
+ * @module
+ * {@link NodeAccess}: the one interface through which every store operation
+ * reads and changes nodes, whether on the live tree ({@link DirectAccess})
+ * or through a transaction (`transaction.ts`). Operations are written once,
+ * against this interface; what differs is where changes land, when watch
+ * events fire, and how quotas are counted.
+ */
+import type { Node } from "./node.ts";
+import type { PermList } from "./perms.ts";
+import type { Tree } from "./tree.ts";
+
+/** A watch event to fire: exact (descendants of an RM) or subtree match (§4.3). */
+export interface FiredChange {
+  readonly path: string;
+  readonly exact: boolean;
+  /** Permissions of the node as it is now, or just before its deletion. */
+  readonly perms: PermList;
+  /** Permissions before the change (SET_PERMS, transaction commit), §4.6. */
+  readonly oldPerms?: PermList;
+}
+
+/** Receives changes as they take effect on the live tree. */
+export type ChangeSink = (change: FiredChange) => void;
+
+export interface NodeAccess {
+  /** The node at `path`, as this view sees it. */
+  get(path: string): Node | undefined;
+  /** The node at `path` (which must exist), ready to be changed. */
+  modify(path: string): Node;
+  /** Adds a new node (its parent is changed separately by the caller). */
+  create(path: string, node: Node): void;
+  /** Removes one node (not its children; the caller walks the subtree). */
+  remove(path: string): void;
+  /** Nodes owned by `domid` as this view sees them. */
+  ownedBy(domid: number): number;
+  /** Counts a node for/against `domid`'s node quota. */
+  charge(domid: number, delta: number): void;
+  /** Records a watch event for `path`. */
+  fire(change: FiredChange): void;
+  /** Next generation number for a node written now. */
+  readonly live: Tree;
+}
+
+/** Access to the live tree: changes apply and fire at once. */
+export class DirectAccess implements NodeAccess {
+  readonly live: Tree;
+  readonly #sink: ChangeSink;
+
+  constructor(tree: Tree, sink: ChangeSink) {
+    this.live = tree;
+    this.#sink = sink;
+  }
+
+  get(path: string): Node | undefined {
+    return this.live.get(path);
+  }
+
+  modify(path: string): Node {
+    const n = this.live.writable(path)!;
+    n.generation = this.live.nextGeneration();
+    return n;
+  }
+
+  create(path: string, node: Node): void {
+    node.generation = this.live.nextGeneration();
+    this.live.set(path, node);
+  }
+
+  remove(path: string): void {
+    this.live.delete(path);
+  }
+
+  ownedBy(domid: number): number {
+    return this.live.ownedBy(domid);
+  }
+
+  charge(domid: number, delta: number): void {
+    this.live.charge(domid, delta);
+  }
+
+  fire(change: FiredChange): void {
+    this.#sink(change);
+  }
+}

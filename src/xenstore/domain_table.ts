@@ -10,11 +10,17 @@
 import { atoi, terminatedStrings } from "./wire/args.ts";
 import { XsError } from "./wire/errno.ts";
 import type { Connection } from "./connection.ts";
-import { type DomainInfoSource, DOMID_SELF, type DomainRecord } from "./domains.ts";
+import { type DomainInfoSource, type DomainRecord, DOMID_SELF } from "./domains.ts";
 import type { Engine, EngineHooks } from "./engine.ts";
 import * as ops from "./store/ops.ts";
 import { baseName, parentOf } from "./store/path.ts";
-import { DEFAULT_PERMS, type PermList, permFor, XS_PERM_OWNER, XS_PERM_WRITE } from "./store/perms.ts";
+import {
+  DEFAULT_PERMS,
+  permFor,
+  type PermList,
+  XS_PERM_OWNER,
+  XS_PERM_WRITE,
+} from "./store/perms.ts";
 
 export const INTRODUCE_DOMAIN = "@introduceDomain";
 export const RELEASE_DOMAIN = "@releaseDomain";
@@ -201,7 +207,9 @@ export class DomainTable {
       const kept = perms.filter((p, i) => i === 0 || p.id !== domid);
       if (kept.length !== perms.length) this.#special.set(name, Object.freeze(kept));
     }
-    for (const other of this.#records.values()) if (other.target === domid) other.target = undefined;
+    for (const other of this.#records.values()) {
+      if (other.target === domid) other.target = undefined;
+    }
     if (r?.introduced) this.#hooks.released?.(domid);
   }
 
@@ -209,7 +217,9 @@ export class DomainTable {
   #removeOwnedNodes(domid: number): void {
     const tree = this.#engine.tree;
     const owned: string[] = [];
-    for (const p of tree.paths()) if (p !== "/" && tree.get(p)!.perms[0].id === domid) owned.push(p);
+    for (const p of tree.paths()) {
+      if (p !== "/" && tree.get(p)!.perms[0].id === domid) owned.push(p);
+    }
     owned.sort((a, b) => a.split("/").length - b.split("/").length);
     const ctx = this.#engine.systemContext();
     for (const p of owned) {

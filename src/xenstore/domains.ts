@@ -41,7 +41,9 @@ export class StaticDomains implements DomainInfoSource {
   }
 
   info(domid: number): DomainInfo | undefined {
-    return this.#exists.has(domid) ? { dying: false, shutdown: this.#shutdown.has(domid) } : undefined;
+    return this.#exists.has(domid)
+      ? { dying: false, shutdown: this.#shutdown.has(domid) }
+      : undefined;
   }
 
   create(domid: number): void {

@@ -29,10 +29,22 @@ import { Connection, type ConnectionKind } from "./connection.ts";
 import { DomainTable } from "./domain_table.ts";
 import type { DomainInfoSource } from "./domains.ts";
 import { control, ControlState } from "./control.ts";
-import { type ChangeSink, DirectAccess, type FiredChange, type NodeAccess } from "./store/access.ts";
+import {
+  type ChangeSink,
+  DirectAccess,
+  type FiredChange,
+  type NodeAccess,
+} from "./store/access.ts";
 import * as ops from "./store/ops.ts";
 import { canonicalize, canonicalizeWatch, domainPath, parentOf } from "./store/path.ts";
-import { type Accessor, formatPerm, parsePerm, type PermList, permFor, XS_PERM_READ } from "./store/perms.ts";
+import {
+  type Accessor,
+  formatPerm,
+  parsePerm,
+  permFor,
+  type PermList,
+  XS_PERM_READ,
+} from "./store/perms.ts";
 import { DEFAULT_QUOTAS, type Quotas } from "./store/quota.ts";
 import { Tree } from "./store/tree.ts";
 import { Transaction } from "./transaction.ts";
@@ -162,7 +174,9 @@ export class Engine {
   #dispatch(conn: Connection, msg: Message): Message | null {
     const entry = msg.type < XS_TYPE_COUNT ? OPS[msg.type] : undefined;
     if (!entry) throw new XsError("ENOSYS", `unknown message type ${msg.type}`);
-    if (entry.priv && !conn.privileged) throw new XsError("EACCES", `${opName(msg.type)} is privileged`);
+    if (entry.priv && !conn.privileged) {
+      throw new XsError("EACCES", `${opName(msg.type)} is privileged`);
+    }
     let tx: Transaction | undefined;
     if (!entry.notid && msg.txId !== 0) {
       tx = conn.transactions.get(msg.txId);
@@ -252,9 +266,13 @@ export class Engine {
   }
 
   /** A domain's usage as `xenstore-control quota <domid>` shows it. */
-  usage(domid: number): { nodes: number; watches: number; transactions: number; outstanding: number; memory: number } {
+  usage(
+    domid: number,
+  ): { nodes: number; watches: number; transactions: number; outstanding: number; memory: number } {
     let transactions = 0;
-    for (const c of this.#conns.values()) if (c.domid === domid) transactions += c.transactions.size;
+    for (const c of this.#conns.values()) {
+      if (c.domid === domid) transactions += c.transactions.size;
+    }
     const nodes = this.tree.ownedBy(domid);
     const watches = this.watchCountOfDomain(domid);
     return { nodes, watches, transactions, outstanding: 0, memory: this.memoryOf(domid) };
@@ -332,7 +350,8 @@ const OPS: readonly (OpEntry | undefined)[] = (() => {
   t[Op.DIRECTORY] = { handler: (e, r) => ops.directory(e.context(r.conn, r.tx), pathArg(e, r)) };
   t[Op.READ] = { handler: (e, r) => ops.read(e.context(r.conn, r.tx), pathArg(e, r)) };
   t[Op.GET_PERMS] = {
-    handler: (e, r) => nulJoin(ops.getPerms(e.context(r.conn, r.tx), pathArg(e, r)).map(formatPerm)),
+    handler: (e, r) =>
+      nulJoin(ops.getPerms(e.context(r.conn, r.tx), pathArg(e, r)).map(formatPerm)),
   };
   t[Op.WATCH] = { notid: true, handler: doWatch };
   t[Op.UNWATCH] = { notid: true, handler: doUnwatch };
@@ -347,7 +366,9 @@ const OPS: readonly (OpEntry | undefined)[] = (() => {
   t[Op.MKDIR] = {
     handler: (e, r) => modifying(r, () => ops.mkdir(e.context(r.conn, r.tx), pathArg(e, r))),
   };
-  t[Op.RM] = { handler: (e, r) => modifying(r, () => ops.rm(e.context(r.conn, r.tx), pathArg(e, r))) };
+  t[Op.RM] = {
+    handler: (e, r) => modifying(r, () => ops.rm(e.context(r.conn, r.tx), pathArg(e, r))),
+  };
   t[Op.SET_PERMS] = { handler: doSetPerms };
   t[Op.IS_DOMAIN_INTRODUCED] = {
     priv: true,
@@ -381,7 +402,10 @@ function doSetPerms(e: Engine, r: Request): void {
   const [path, ...permStrings] = terminatedStrings(p);
   const who = e.accessor(r.conn);
   if (!who.privileged && permStrings.length > e.quotas.permissions) {
-    throw new XsError("ENOSPC", `${permStrings.length} permissions (limit ${e.quotas.permissions})`);
+    throw new XsError(
+      "ENOSPC",
+      `${permStrings.length} permissions (limit ${e.quotas.permissions})`,
+    );
   }
   const perms = permStrings.map(parsePerm);
   if (path.startsWith("@")) {

@@ -27,12 +27,19 @@ class Harness {
 
   /** Sends a request; returns what the caller and others received. */
   req(c: Connection, type: number, args: string[], txId = 0): Outgoing[] {
-    return this.engine.handle(c, { type, reqId: ++this.#reqId, txId, payload: payload(type, args) });
+    return this.engine.handle(c, {
+      type,
+      reqId: ++this.#reqId,
+      txId,
+      payload: payload(type, args),
+    });
   }
 
   /** The reply payload as text, `ERROR ENOENT|` for errors. */
   ask(c: Connection, type: number, args: string[], txId = 0): string {
-    const out = this.req(c, type, args, txId).filter((o) => o.conn === c && o.msg && o.msg.type !== Op.WATCH_EVENT);
+    const out = this.req(c, type, args, txId).filter((o) =>
+      o.conn === c && o.msg && o.msg.type !== Op.WATCH_EVENT
+    );
     return show(out[out.length - 1].msg!);
   }
 
@@ -51,7 +58,12 @@ const TABLE: [string, number, string[], string][] = [
   ["double slash is EINVAL", Op.READ, ["/a//b"], "ERROR EINVAL|"],
   ["dot is EINVAL", Op.READ, ["/a.b"], "ERROR EINVAL|"],
   ["GET_PERMS of root", Op.GET_PERMS, ["/"], "GET_PERMS n0|"],
-  ["GET_DOMAIN_PATH parses with atoi", Op.GET_DOMAIN_PATH, ["7x"], "GET_DOMAIN_PATH /local/domain/7|"],
+  [
+    "GET_DOMAIN_PATH parses with atoi",
+    Op.GET_DOMAIN_PATH,
+    ["7x"],
+    "GET_DOMAIN_PATH /local/domain/7|",
+  ],
   ["IS_DOMAIN_INTRODUCED of dom0", Op.IS_DOMAIN_INTRODUCED, ["0"], "IS_DOMAIN_INTRODUCED T|"],
   ["RELEASE of dom0 is EINVAL", Op.RELEASE, ["0"], "ERROR EINVAL|"],
   ["RELEASE of an unknown domain is ENOENT", Op.RELEASE, ["9"], "ERROR ENOENT|"],
@@ -138,7 +150,9 @@ Deno.test("engine: destroying a domain removes its nodes and fires @releaseDomai
   h.engine.domains.check();
   const out = h.engine.takeOutput();
   assert.ok(out.some((o) => o.conn === g && o.close));
-  assert.deepEqual(out.filter((o) => o.conn === d0).map((o) => show(o.msg!)), ["WATCH_EVENT @releaseDomain|r|"]);
+  assert.deepEqual(out.filter((o) => o.conn === d0).map((o) => show(o.msg!)), [
+    "WATCH_EVENT @releaseDomain|r|",
+  ]);
   assert.equal(h.ask(d0, Op.READ, ["/local/domain/5/data"]), "ERROR ENOENT|");
   assert.equal(h.ask(d0, Op.READ, ["/local/domain/5"]), "READ ");
 });

@@ -67,7 +67,7 @@ export class WatchIndex {
     let p = path;
     for (;;) {
       const ws = this.#byPath.get(p);
-      if (ws) for (const w of ws) if (isAtOrAbove(w.path, path)) out.push(w);
+      if (ws) { for (const w of ws) if (isAtOrAbove(w.path, path)) out.push(w); }
       if (p === "/") break;
       p = parentOf(p);
     }

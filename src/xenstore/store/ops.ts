@@ -13,8 +13,8 @@ import { baseName, childPath, parentOf } from "./path.ts";
 import {
   type Accessor,
   type Perm,
-  type PermList,
   permFor,
+  type PermList,
   XS_PERM_OWNER,
   XS_PERM_READ,
   XS_PERM_WRITE,
@@ -71,7 +71,10 @@ function ancestorGrants(ctx: OpContext, path: string, want: number): boolean {
 
 function checkNodeSize(ctx: OpContext, bytes: number, path: string): void {
   if (!ctx.who.privileged && bytes >= ctx.quotas.nodeSize) {
-    throw new XsError("ENOSPC", `node ${path} would be ${bytes} bytes (limit ${ctx.quotas.nodeSize})`);
+    throw new XsError(
+      "ENOSPC",
+      `node ${path} would be ${bytes} bytes (limit ${ctx.quotas.nodeSize})`,
+    );
   }
 }
 
@@ -167,7 +170,10 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
   const owner = perms[0].id;
   if (!ctx.who.privileged) {
     if (ctx.access.ownedBy(owner) + missing.length > ctx.quotas.nodes) {
-      throw new XsError("ENOSPC", `quota: domain ${owner} would own more than ${ctx.quotas.nodes} nodes`);
+      throw new XsError(
+        "ENOSPC",
+        `quota: domain ${owner} would own more than ${ctx.quotas.nodes} nodes`,
+      );
     }
     const first = baseName(missing[0]);
     checkNodeSize(ctx, parent.node.recordBytes() + first.length + 1, parent.path);
@@ -230,13 +236,18 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
 /** SET_PERMS (§3.5) on a node path. */
 export function setPerms(ctx: OpContext, path: string, perms: PermList): void {
   if (!ctx.who.privileged && perms.length > ctx.quotas.permissions) {
-    throw new XsError("ENOSPC", `${perms.length} permission entries (limit ${ctx.quotas.permissions})`);
+    throw new XsError(
+      "ENOSPC",
+      `${perms.length} permission entries (limit ${ctx.quotas.permissions})`,
+    );
   }
   const node = getNode(ctx, path, XS_PERM_WRITE | XS_PERM_OWNER);
   if (!ctx.who.privileged && perms[0].id !== node.perms[0].id) {
     throw new XsError("EPERM", "only a privileged domain may change a node's owner");
   }
-  if (!ctx.adoptDomain(perms[0].id)) throw new XsError("ENOENT", `domain ${perms[0].id} does not exist`);
+  if (!ctx.adoptDomain(perms[0].id)) {
+    throw new XsError("ENOENT", `domain ${perms[0].id} does not exist`);
+  }
   for (let i = 1; i < perms.length; i++) ctx.adoptDomain(perms[i].id);
   const oldPerms = node.perms;
   checkNodeSize(ctx, node.recordBytes() + 8 * (perms.length - oldPerms.length), path);

@@ -36,7 +36,9 @@ export function isSpecialPath(path: string): boolean {
 export function canonicalize(path: string, domid: number, pathMax = XENSTORE_REL_PATH_MAX): string {
   // `@` names are not expanded: they fail validation here (§1.6).
   const abs = path.startsWith("/") || path.startsWith("@") ? path : `${domainPath(domid)}/${path}`;
-  if (!isValidPath(abs, pathMax)) throw new XsError("EINVAL", `invalid path ${JSON.stringify(path)}`);
+  if (!isValidPath(abs, pathMax)) {
+    throw new XsError("EINVAL", `invalid path ${JSON.stringify(path)}`);
+  }
   return abs;
 }
 
@@ -55,9 +57,15 @@ export function isValidPath(abs: string, pathMax = XENSTORE_REL_PATH_MAX): boole
  * Validates a watch path (§4.1): special `@` names up to 2048 bytes with any
  * characters, otherwise like a node path. Returns the absolute form.
  */
-export function canonicalizeWatch(path: string, domid: number, pathMax = XENSTORE_REL_PATH_MAX): string {
+export function canonicalizeWatch(
+  path: string,
+  domid: number,
+  pathMax = XENSTORE_REL_PATH_MAX,
+): string {
   if (isSpecialPath(path)) {
-    if (path.length > XENSTORE_REL_PATH_MAX) throw new XsError("EINVAL", "special watch path too long");
+    if (path.length > XENSTORE_REL_PATH_MAX) {
+      throw new XsError("EINVAL", "special watch path too long");
+    }
     return path;
   }
   return canonicalize(path, domid, pathMax);

@@ -156,7 +156,7 @@ export function mkdir(ctx: OpContext, path: string): void {
  */
 function create(ctx: OpContext, path: string, value: Uint8Array): void {
   const missing: string[] = [path];
-  let parent = nearestAncestor(ctx, path);
+  const parent = nearestAncestor(ctx, path);
   for (let p = parentOf(path); p !== parent.path; p = parentOf(p)) missing.push(p);
   missing.reverse(); // top-down
   if ((permOn(ctx, parent.node) & XS_PERM_WRITE) === 0) throw new XsError("EACCES", path);

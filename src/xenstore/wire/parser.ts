@@ -10,11 +10,7 @@
  * State machine: `header` (collecting 16 bytes) → `payload` (collecting
  * `len` bytes) → message out → `header`; or → `failed` (terminal).
  */
-import {
-  type Message,
-  XENSTORE_PAYLOAD_MAX,
-  XS_HEADER_BYTES,
-} from "./message.ts";
+import { type Message, XENSTORE_PAYLOAD_MAX, XS_HEADER_BYTES } from "./message.ts";
 
 /** Why parsing stopped for good. */
 export interface ParseFailure {
@@ -97,7 +93,13 @@ export class MessageParser {
     this.#txId = v.getUint32(8, true);
     const len = v.getUint32(12, true);
     if (len > XENSTORE_PAYLOAD_MAX) {
-      this.#failure = { kind: "oversize", len, type: this.#type, reqId: this.#reqId, txId: this.#txId };
+      this.#failure = {
+        kind: "oversize",
+        len,
+        type: this.#type,
+        reqId: this.#reqId,
+        txId: this.#txId,
+      };
       return;
     }
     this.#payload = new Uint8Array(len);

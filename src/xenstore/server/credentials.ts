@@ -53,6 +53,10 @@ export class Credentials {
 
   revoke(domid: number): void {
     this.#secrets.delete(domid);
+    if (!this.#rundir) return;
+    try {
+      Deno.removeSync(join(this.#rundir, "domains", String(domid), "secret"));
+    } catch { /* already gone */ }
   }
 
   /** The identity a presented credential proves, if any. */

@@ -57,7 +57,7 @@ export class UnixTransport implements DomainListener {
     this.#listeners.delete(domid);
     l.close();
     try {
-      Deno.removeSync(this.guestSocketPath(domid));
+      Deno.removeSync(join(this.#rundir, "domains", String(domid)), { recursive: true });
     } catch { /* already gone */ }
   }
 

@@ -15,7 +15,9 @@ const quick = Deno.args.includes("--quick");
 const keysArg = Deno.args.indexOf("--keys");
 const BIG_DIR = keysArg >= 0 ? Number(Deno.args[keysArg + 1]) : quick ? 10_000 : 50_000;
 const IDLE = quick ? 200 : 1_000;
-const BASE = quick ? ["-n", "2000", "-l", "500", "-t", "300", "-w", "1000"] : ["-n", "10000", "-t", "2000", "-w", "10000"];
+const BASE = quick
+  ? ["-n", "2000", "-l", "500", "-t", "300", "-w", "1000"]
+  : ["-n", "10000", "-t", "2000", "-w", "10000"];
 
 type Rates = Map<string, number>;
 
@@ -27,9 +29,15 @@ async function xsBench(bin: string, d: Daemon, args: string[]): Promise<Rates> {
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  if (!out.success) throw new Error(`bench.c against ${d.name} failed:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(
+      `bench.c against ${d.name} failed:\n${text}${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
   const rates: Rates = new Map();
-  for (const m of text.matchAll(/^(\S+)\s+\d+ ops\s+[\d.]+ s\s+([\d.]+) ops\/s/gm)) rates.set(m[1], Number(m[2]));
+  for (const m of text.matchAll(/^(\S+)\s+\d+ ops\s+[\d.]+ s\s+([\d.]+) ops\/s/gm)) {
+    rates.set(m[1], Number(m[2]));
+  }
   return rates;
 }
 
@@ -69,7 +77,18 @@ async function measure(bin: string, d: Daemon): Promise<{ base: Rates; big: Rate
   await xsBench(bin, d, BASE);
   const base = await xsBench(bin, d, BASE);
   // Flat layout: every key in one directory; capped at 30 s for a slow daemon.
-  const big = await xsBench(bin, d, ["-n", String(BIG_DIR), "-l", "1", "-t", "1", "-w", "1", "-s", "30"]);
+  const big = await xsBench(bin, d, [
+    "-n",
+    String(BIG_DIR),
+    "-l",
+    "1",
+    "-t",
+    "1",
+    "-w",
+    "1",
+    "-s",
+    "30",
+  ]);
   const idle = await withIdleConnections(d, IDLE, () => xsBench(bin, d, BASE));
   return { base, big, idle };
 }
@@ -109,6 +128,8 @@ console.log(row(["daemon / workload", "none", `${IDLE} idle`, "kept"]));
 for (const [name, r] of Object.entries(results)) {
   for (const [w, b] of r.base) {
     const i = r.idle.get(w) ?? 0;
-    console.log(row([`${name.split(" ")[0]} ${w}`, fmt(b), fmt(i), ((i / b) * 100).toFixed(0) + "%"]));
+    console.log(
+      row([`${name.split(" ")[0]} ${w}`, fmt(b), fmt(i), ((i / b) * 100).toFixed(0) + "%"]),
+    );
   }
 }

@@ -8,7 +8,8 @@ import { dirname, join, resolve } from "node:path";
 
 export const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "../..");
 export const REAL_TOOLS = resolve(ROOT, "../shared/tools/real-xenstored");
-export const XSD_CACHE = Deno.env.get("XSD_CACHE") ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/real-xenstored`;
+export const XSD_CACHE = Deno.env.get("XSD_CACHE") ??
+  `${Deno.env.get("TMPDIR") ?? "/tmp"}/real-xenstored`;
 export const XEN_BIN = join(XSD_CACHE, "root/usr/lib/xen-4.17/bin");
 
 export interface Daemon {
@@ -21,13 +22,18 @@ export interface Daemon {
 async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
   if (!out.success) {
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
   }
   return new TextDecoder().decode(out.stdout);
 }
 
 /** The real C xenstored, started with start.sh in a fresh short directory. */
-export async function startReal(args: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
+export async function startReal(
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Daemon> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "rx" });
   await run(join(REAL_TOOLS, "start.sh"), [dir, ...args], env);
   return {
@@ -45,7 +51,17 @@ export async function startReal(args: string[] = [], env: Record<string, string>
 export async function startOurs(args: string[] = []): Promise<Daemon> {
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "ox" });
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "src/cli/xenstored.ts"), "--rundir", dir, "--no-ws", "--log-level", "error", ...args],
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "src/cli/xenstored.ts"),
+      "--rundir",
+      dir,
+      "--no-ws",
+      "--log-level",
+      "error",
+      ...args,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -24,7 +24,10 @@ const credentials = new Credentials(rundir);
 const ws = new WebSocketTransport(server, credentials, "127.0.0.1:0");
 await ws.start();
 
-const haveUtils = await new Deno.Command("sh", { args: ["-c", "command -v xenstore-write"], stdout: "null" })
+const haveUtils = await new Deno.Command("sh", {
+  args: ["-c", "command -v xenstore-write"],
+  stdout: "null",
+})
   .output().then((o) => o.success, () => false);
 
 function say(title: string): void {
@@ -53,7 +56,9 @@ try {
   // The home first, readable by the guest; children inherit its list.
   await dom0.mkdir("/local/domain/5");
   await dom0.setPerms("/local/domain/5", [{ id: 0, perm: "n" }, { id: 5, perm: "r" }]);
-  for (const [p, v] of [["name", "demo-guest"], ["domid", "5"], ["control/shutdown", ""], ["data", ""]]) {
+  for (
+    const [p, v] of [["name", "demo-guest"], ["domid", "5"], ["control/shutdown", ""], ["data", ""]]
+  ) {
     await dom0.write(`/local/domain/5/${p}`, v);
   }
   await dom0.setPerms("/local/domain/5/control/shutdown", [{ id: 5, perm: "n" }]);
@@ -62,7 +67,15 @@ try {
 
   if (haveUtils) {
     say("real xenstore-utils (libxenstore 4.17) as dom0 over the Unix socket");
-    await tool(unix.socketPath, "dom0", "xenstore-write", "/demo/a", "1", "/demo/b/c", "hello world");
+    await tool(
+      unix.socketPath,
+      "dom0",
+      "xenstore-write",
+      "/demo/a",
+      "1",
+      "/demo/b/c",
+      "hello world",
+    );
     await tool(unix.socketPath, "dom0", "xenstore-read", "/demo/a", "/demo/b/c");
     await tool(unix.socketPath, "dom0", "xenstore-ls", "-fp", "/local/domain/5");
     say("the same tools as unprivileged guest 5, through its own socket");
@@ -75,7 +88,9 @@ try {
     const guest = new XsClient(await connectUnix(guestSocket));
     await guest.write("data/greeting", "hi from the guest");
     console.log(`dom5 read name = ${await guest.readString("name")}`);
-    await guest.write("/tool/x", "1").catch((e) => console.log(`dom5 write /tool/x -> ${e.message}`));
+    await guest.write("/tool/x", "1").catch((e) =>
+      console.log(`dom5 write /tool/x -> ${e.message}`)
+    );
     guest.close();
   }
 
@@ -95,11 +110,17 @@ try {
   await release.next();
   await dom0.release(5);
   console.log(`dom0 watch event: ${JSON.stringify((await release.next()).value)}`);
-  console.log(`guest socket still there: ${await Deno.stat(guestSocket).then(() => true, () => false)}`);
+  console.log(
+    `guest socket still there: ${await Deno.stat(guestSocket).then(() => true, () => false)}`,
+  );
   console.log(`/local/domain/5/data still there: ${await dom0.exists("/local/domain/5/data")}`);
   agent.close();
   dom0.close();
-  console.log(`\ndemo done: xenstored served ${haveUtils ? "libxenstore, " : ""}WebSocket and in-process clients.`);
+  console.log(
+    `\ndemo done: xenstored served ${
+      haveUtils ? "libxenstore, " : ""
+    }WebSocket and in-process clients.`,
+  );
 } finally {
   server.shutdown();
   await unix.stop();

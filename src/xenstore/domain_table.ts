@@ -63,12 +63,6 @@ export class DomainTable {
     return this.#records.values();
   }
 
-  /** §3.6: an ACL entry is stale if its domain is unknown or younger than the node. */
-  isStale(domid: number, nodeGeneration: number): boolean {
-    const r = this.#records.get(domid);
-    return !r || r.generation > nodeGeneration;
-  }
-
   /** `find_or_alloc_existing_domain`: learn of a domain the hypervisor has. */
   adopt(domid: number): boolean {
     if (this.#records.has(domid)) return true;
@@ -166,7 +160,7 @@ export class DomainTable {
   /** SET_PERMS on `@introduceDomain` / `@releaseDomain` (§4.5). */
   setSpecialPerms(conn: Connection, name: string, perms: PermList): void {
     const current = this.#special.get(name);
-    if (!current) throw new XsError("EINVAL", `${name} is not a special node`);
+    if (!current) throw new XsError("ENOENT", `${name} is not a special node`);
     const mine = permFor(this.#engine.accessor(conn), current);
     const need = XS_PERM_WRITE | XS_PERM_OWNER;
     if ((mine & need) !== need) throw new XsError("EACCES", name);

@@ -200,8 +200,7 @@ export class Engine {
       access,
       who: this.accessor(conn),
       quotas: this.quotas,
-      isStale: (p, gen) => this.domains.isStale(p.id, gen),
-      adoptDomain: (d) => this.domains.adopt(d),
+      isKnownDomain: (d) => this.domains.get(d) !== undefined,
     };
   }
 
@@ -211,8 +210,7 @@ export class Engine {
       access: this.#direct,
       who: { domid: 0, privileged: true },
       quotas: this.quotas,
-      isStale: () => false,
-      adoptDomain: () => true,
+      isKnownDomain: () => true,
     };
   }
 
@@ -236,9 +234,16 @@ export class Engine {
     return perms !== undefined && (permFor(this.accessor(conn), perms) & XS_PERM_READ) !== 0;
   }
 
+  /**
+   * cxenstored `watch_permitted`: old perms, else the node, else its parent.
+   * A node a transaction deleted has no node to look at (`perms` undefined),
+   * so only its old perms count.
+   */
   #maySee(conn: Connection, c: FiredChange): boolean {
     if (conn.privileged) return true;
-    return this.#readable(conn, c.oldPerms) || this.#readable(conn, c.perms) ||
+    if (this.#readable(conn, c.oldPerms)) return true;
+    if (c.perms === undefined) return false;
+    return this.#readable(conn, c.perms) ||
       this.#readable(conn, this.tree.get(parentOf(c.path))?.perms);
   }
 
@@ -408,6 +413,12 @@ function doSetPerms(e: Engine, r: Request): void {
     );
   }
   const perms = permStrings.map(parsePerm);
+  // `domain_alloc_permrefs`, before the path is looked at: the owner must
+  // exist (ENOENT); existing ACL domains become known to xenstored.
+  if (!e.domains.adopt(perms[0].id)) {
+    throw new XsError("ENOENT", `domain ${perms[0].id} does not exist`);
+  }
+  for (let i = 1; i < perms.length; i++) e.domains.adopt(perms[i].id);
   if (path.startsWith("@")) {
     e.domains.setSpecialPerms(r.conn, path, perms);
     return;

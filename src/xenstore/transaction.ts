@@ -23,7 +23,6 @@
 import { XsError } from "./wire/errno.ts";
 import type { FiredChange, NodeAccess } from "./store/access.ts";
 import type { Node } from "./store/node.ts";
-import type { PermList } from "./store/perms.ts";
 import { GENERATION_ABSENT, type Tree } from "./store/tree.ts";
 
 interface Accessed {
@@ -92,7 +91,11 @@ export class Transaction implements NodeAccess {
   modify(path: string): Node {
     const a = this.#access(path);
     if (a.local) return a.local;
-    if (a.local === null || !a.original) throw new Error(`modify of missing node ${path}`);
+    // The node vanished from this transaction's view (deleted here after a
+    // child was first read from the live tree): the real daemon says EINVAL.
+    if (a.local === null || !a.original) {
+      throw new XsError("EINVAL", `${path} vanished in transaction ${this.id}`);
+    }
     return (a.local = a.original.clone());
   }
 
@@ -145,9 +148,8 @@ export class Transaction implements NodeAccess {
         a.local.generation = this.live.nextGeneration();
         this.live.set(path, a.local);
       }
-      if (a.event !== undefined) {
-        const perms: PermList | undefined = a.local?.perms ?? a.original?.perms;
-        if (perms) events.push({ path, exact: a.event, perms, oldPerms: a.original?.perms });
+      if (a.event !== undefined && (a.local || a.original)) {
+        events.push({ path, exact: a.event, perms: a.local?.perms, oldPerms: a.original?.perms });
       }
     }
     for (const [domid, delta] of this.#ownerDelta) this.live.charge(domid, delta);

@@ -14,8 +14,11 @@ import type { Tree } from "./tree.ts";
 export interface FiredChange {
   readonly path: string;
   readonly exact: boolean;
-  /** Permissions of the node as it is now, or just before its deletion. */
-  readonly perms: PermList;
+  /**
+   * Permissions of the node as it is now, or just before a direct deletion;
+   * undefined for a node a transaction deleted (§4.6).
+   */
+  readonly perms: PermList | undefined;
   /** Permissions before the change (SET_PERMS, transaction commit), §4.6. */
   readonly oldPerms?: PermList;
 }

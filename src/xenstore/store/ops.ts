@@ -15,6 +15,7 @@ import {
   type Perm,
   permFor,
   type PermList,
+  XS_PERM_IGNORE,
   XS_PERM_OWNER,
   XS_PERM_READ,
   XS_PERM_WRITE,
@@ -26,17 +27,28 @@ export interface OpContext {
   readonly access: NodeAccess;
   readonly who: Accessor;
   readonly quotas: Quotas;
-  /** §3.6: is ACL entry `p` of a node at `generation` to be skipped? */
-  isStale(p: Perm, generation: number): boolean;
-  /**
-   * cxenstored `find_or_alloc_existing_domain`: true if `domid` exists (and
-   * is now known to xenstored), false if the hypervisor has no such domain.
-   */
-  adoptDomain(domid: number): boolean;
+  /** Does xenstored know this domain (dom0, introduced, or adopted)? */
+  isKnownDomain(domid: number): boolean;
 }
 
 function permOn(ctx: OpContext, node: Node): number {
-  return permFor(ctx.who, node.perms, (p) => ctx.isStale(p, node.generation));
+  return permFor(ctx.who, node.perms);
+}
+
+/**
+ * cxenstored `domain_adjust_node_perms`, run whenever a node is written:
+ * ACL entries naming a domain xenstored does not know are marked ignored,
+ * for good (see {@link XS_PERM_IGNORE}).
+ */
+export function adjustPerms(ctx: OpContext, perms: PermList): PermList {
+  let out: Perm[] | undefined;
+  for (let i = 1; i < perms.length; i++) {
+    const p = perms[i];
+    if (p.perm & XS_PERM_IGNORE || ctx.isKnownDomain(p.id)) continue;
+    out ??= [...perms];
+    out[i] = { id: p.id, perm: p.perm | XS_PERM_IGNORE };
+  }
+  return out ? Object.freeze(out) : perms;
 }
 
 /**
@@ -132,7 +144,9 @@ export function write(ctx: OpContext, path: string, value: Uint8Array): void {
   if (existing) {
     if ((permOn(ctx, existing) & XS_PERM_WRITE) === 0) throw new XsError("EACCES", path);
     checkNodeSize(ctx, existing.recordBytes() - existing.value.length + value.length, path);
-    ctx.access.modify(path).value = value;
+    const node = ctx.access.modify(path);
+    node.value = value;
+    node.perms = adjustPerms(ctx, node.perms);
   } else {
     create(ctx, path, value);
   }
@@ -163,7 +177,7 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
 
   // cxenstored construct_node: copy the parent's whole list; an unprivileged
   // creator becomes the owner (§3.4).
-  const inherited = parent.node.perms;
+  const inherited = adjustPerms(ctx, parent.node.perms);
   const perms: PermList = ctx.who.privileged
     ? inherited
     : [{ id: ctx.who.domid, perm: inherited[0].perm }, ...inherited.slice(1)];
@@ -223,7 +237,11 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
     if (!next.done) {
       const p = childPath(top.path, next.value);
       const child = ctx.access.get(p);
-      if (child) stack.push({ path: p, node: child, it: [...child.children()][Symbol.iterator]() });
+      // A listed child that is not there: only a transaction's view can be
+      // that inconsistent (another connection removed it); cxenstored's
+      // delete walk answers EIO.
+      if (!child) throw new XsError("EIO", `${p} is listed but missing`);
+      stack.push({ path: p, node: child, it: [...child.children()][Symbol.iterator]() });
       continue;
     }
     stack.pop();
@@ -233,22 +251,17 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
   }
 }
 
-/** SET_PERMS (§3.5) on a node path. */
-export function setPerms(ctx: OpContext, path: string, perms: PermList): void {
-  if (!ctx.who.privileged && perms.length > ctx.quotas.permissions) {
-    throw new XsError(
-      "ENOSPC",
-      `${perms.length} permission entries (limit ${ctx.quotas.permissions})`,
-    );
-  }
+/**
+ * SET_PERMS (§3.5) on a node path. The caller has already checked the entry
+ * count and that the owner exists (the real daemon does that before it looks
+ * at the path).
+ */
+export function setPerms(ctx: OpContext, path: string, newPerms: PermList): void {
   const node = getNode(ctx, path, XS_PERM_WRITE | XS_PERM_OWNER);
-  if (!ctx.who.privileged && perms[0].id !== node.perms[0].id) {
+  if (!ctx.who.privileged && newPerms[0].id !== node.perms[0].id) {
     throw new XsError("EPERM", "only a privileged domain may change a node's owner");
   }
-  if (!ctx.adoptDomain(perms[0].id)) {
-    throw new XsError("ENOENT", `domain ${perms[0].id} does not exist`);
-  }
-  for (let i = 1; i < perms.length; i++) ctx.adoptDomain(perms[i].id);
+  const perms = adjustPerms(ctx, newPerms);
   const oldPerms = node.perms;
   checkNodeSize(ctx, node.recordBytes() + 8 * (perms.length - oldPerms.length), path);
   const target = ctx.access.modify(path);

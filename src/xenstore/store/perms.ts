@@ -13,6 +13,15 @@ export const XS_PERM_READ = 1;
 export const XS_PERM_WRITE = 2;
 /** Internal: the caller owns the node (never on the wire). */
 export const XS_PERM_OWNER = 8;
+/**
+ * Internal: a stale ACL entry, skipped by access checks (never on the wire).
+ * Observed on the real 4.17 daemon (tests/conformance/FINDINGS.md): an entry
+ * is marked when its node is written while the named domain is unknown to
+ * xenstored; the mark is inherited by children, survives value rewrites, and
+ * only a new SET_PERMS clears it. A domain's death marks nothing, so a
+ * recycled domid keeps the old entries' access.
+ */
+export const XS_PERM_IGNORE = 16;
 export const XS_PERM_ALL = XS_PERM_READ | XS_PERM_WRITE | XS_PERM_OWNER;
 
 /** One entry: a domain id and its access bits. */
@@ -76,15 +85,15 @@ export interface Accessor {
 
 /**
  * Access bits of `who` on a node with `perms` (cxenstored `perm_for_conn`,
- * §3.2). `isStale(i)` tells whether ACL entry i is to be skipped (§3.6).
+ * §3.2). ACL entries marked {@link XS_PERM_IGNORE} are skipped (§3.6).
  */
-export function permFor(who: Accessor, perms: PermList, isStale?: (p: Perm) => boolean): number {
+export function permFor(who: Accessor, perms: PermList): number {
   if (who.privileged) return XS_PERM_ALL;
   const owner = perms[0].id;
   if (owner === who.domid || (who.target !== undefined && owner === who.target)) return XS_PERM_ALL;
   for (let i = 1; i < perms.length; i++) {
     const p = perms[i];
-    if (isStale?.(p)) continue;
+    if (p.perm & XS_PERM_IGNORE) continue;
     if (p.id === who.domid || (who.target !== undefined && p.id === who.target)) {
       return p.perm & (XS_PERM_READ | XS_PERM_WRITE);
     }

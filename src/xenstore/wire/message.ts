@@ -22,7 +22,8 @@ export interface Message {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("latin1");
+/** Bytes per `String.fromCharCode` call in {@link latin1}. */
+const LATIN1_CHUNK = 8192;
 
 /** Bytes of a string (UTF-8). */
 export function bytes(s: string): Uint8Array {
@@ -34,7 +35,12 @@ export function bytes(s: string): Uint8Array {
  * in practice; latin1 keeps any other byte round-trippable.
  */
 export function latin1(b: Uint8Array): string {
-  return decoder.decode(b);
+  // Not TextDecoder("latin1"): that is windows-1252 and rewrites 0x80–0x9f.
+  let s = "";
+  for (let i = 0; i < b.length; i += LATIN1_CHUNK) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + LATIN1_CHUNK) as unknown as number[]);
+  }
+  return s;
 }
 
 /** Bytes of a latin1 string (inverse of {@link latin1}). */

@@ -47,7 +47,6 @@ export class DomainTable {
     // xenstored introduces the master domain itself at start-up (§6.8).
     this.#records.set(0, {
       domid: 0,
-      generation: 0,
       introduced: true,
       shutdownReported: false,
       port: 1,
@@ -74,7 +73,6 @@ export class DomainTable {
   #add(domid: number): DomainRecord {
     const r: DomainRecord = {
       domid,
-      generation: this.#engine.tree.nextGeneration(),
       introduced: false,
       shutdownReported: false,
       port: 0,

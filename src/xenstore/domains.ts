@@ -1,10 +1,8 @@
 /**
  * @module
  * The domains xenstored knows (xenstore-protocol.md §6): introduced ones,
- * and ones it merely learned exist (so that ACL entries naming them are
- * not stale, §3.6). Each record keeps the generation at which xenstored
- * learned of the domain; an ACL entry naming a domain younger than the node
- * (a recycled domid) is ignored.
+ * and ones it merely learned exist (so that ACL entries naming them are not
+ * marked stale when written, §3.6).
  *
  * Whether a domain exists, is shut down or dying comes from a
  * {@link DomainInfoSource}: the emulated hypervisor in a host, or
@@ -80,8 +78,6 @@ export function parseDomainList(spec: string): number[] {
 /** xenstored's record of one domain. */
 export interface DomainRecord {
   readonly domid: number;
-  /** Global generation when xenstored learned of the domain. */
-  readonly generation: number;
   /** INTRODUCE'd and not yet released or dead. */
   introduced: boolean;
   /** `@releaseDomain` already sent for the current shutdown (§6.3). */

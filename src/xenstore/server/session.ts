@@ -21,6 +21,11 @@ export interface Endpoint {
 
 /** Bytes of output a session may hold unsent before it is cut off. */
 export const SESSION_PENDING_BYTES_MAX = 32 * 1024 * 1024;
+/**
+ * `--timeout watch-event` of the C daemon (xenstore-protocol.md §4.7): an
+ * unprivileged watcher's event still unsent after this long is discarded.
+ */
+export const WATCH_EVENT_TIMEOUT_NS = 20 * 1_000_000_000;
 
 /** What the session needs from the server that owns it. */
 export interface SessionHost {
@@ -31,6 +36,8 @@ export interface SessionHost {
   /** The session is gone. */
   closed(session: Session): void;
   log(line: string): void;
+  /** Current time, for the watch-event timeout. */
+  nowNs(): number;
 }
 
 export class Session {
@@ -39,6 +46,8 @@ export class Session {
   readonly #endpoint: Endpoint;
   readonly #parser = new MessageParser();
   #pending: Message[] = [];
+  /** When each pending message was queued (same index as #pending). */
+  #pendingAt: number[] = [];
   #pendingBytes = 0;
   readonly #pendingEvents = new Set<string>();
   #writing = false;
@@ -95,6 +104,7 @@ export class Session {
       return false;
     }
     this.#pending.push(m);
+    this.#pendingAt.push(this.conn.privileged ? 0 : this.#host.nowNs());
     this.#pendingBytes += size;
     return true;
   }
@@ -113,8 +123,9 @@ export class Session {
   /** Hands queued messages to the endpoint unless a write is in progress. */
   flush(): void {
     if (this.#writing || this.#closed || this.#pending.length === 0) return;
-    const batch = this.#pending;
+    const batch = this.conn.privileged ? this.#pending : this.#withoutStaleEvents();
     this.#pending = [];
+    this.#pendingAt = [];
     this.#pendingBytes = 0;
     this.#pendingEvents.clear();
     this.#inFlight = batch.length;
@@ -133,6 +144,22 @@ export class Session {
     }
   }
 
+  /** Pending messages less the events queued more than 20 s ago (§4.7). */
+  #withoutStaleEvents(): Message[] {
+    const limit = this.#host.nowNs() - WATCH_EVENT_TIMEOUT_NS;
+    const kept = this.#pending.filter((m, i) =>
+      m.type !== Op.WATCH_EVENT || this.#pendingAt[i] >= limit
+    );
+    if (kept.length !== this.#pending.length) {
+      this.#host.log(
+        `connection ${this.conn.id}: ${
+          this.#pending.length - kept.length
+        } stale watch events dropped`,
+      );
+    }
+    return kept;
+  }
+
   #written(): void {
     this.#writing = false;
     this.#inFlight = 0;
@@ -148,6 +175,7 @@ export class Session {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending = [];
+    this.#pendingAt = [];
     this.#endpoint.close(reason);
     this.#drained?.();
     this.#host.closed(this);

@@ -7,6 +7,8 @@
  * Transports register to hear about domains being introduced and released
  * (guest sockets, per-domain secrets).
  */
+import type { Clock } from "../../sim/clock.ts";
+import { SystemClock } from "../../sim/system_clock.ts";
 import type { Trace } from "../../sim/trace.ts";
 import type { ConnectionKind } from "../connection.ts";
 import { type DomainInfoSource, StaticDomains } from "../domains.ts";
@@ -23,6 +25,8 @@ export interface XenstoredOptions {
   readonly trace?: Trace;
   /** Daemon log lines (`print`, dropped connections). */
   readonly log?: (line: string) => void;
+  /** Time for the watch-event timeout; the system clock unless simulated. */
+  readonly clock?: Clock;
 }
 
 /** Hears about domains coming and going (guest endpoints, secrets). */
@@ -38,8 +42,10 @@ export class Xenstored implements SessionHost {
   readonly #dirty = new Set<Session>();
   readonly #listeners: DomainListener[] = [];
   readonly #log: (line: string) => void;
+  readonly #clock: Clock;
 
   constructor(opts: XenstoredOptions = {}) {
+    this.#clock = opts.clock ?? new SystemClock();
     this.domainSource = opts.domains ?? new StaticDomains();
     this.#log = opts.log ?? (() => {});
     this.engine = new Engine({
@@ -100,6 +106,10 @@ export class Xenstored implements SessionHost {
 
   log(line: string): void {
     this.#log(line);
+  }
+
+  nowNs(): number {
+    return this.#clock.nowNs();
   }
 
   /** `VIRQ_DOM_EXC`: re-read domain states, fire `@releaseDomain` (§6). */

@@ -54,7 +54,9 @@ Deno.test("imports point one way: sim <- wire/store <- engine <- server; hv, too
     for (const spec of importsOf(await Deno.readTextFile(file))) {
       if (!spec.startsWith(".")) continue;
       const to = layer(resolve(dirname(file), spec));
-      if (to !== from && !allowed.includes(to)) bad.push(`${relative(ROOT, file)} (${from}) imports ${spec} (${to})`);
+      if (to !== from && !allowed.includes(to)) {
+        bad.push(`${relative(ROOT, file)} (${from}) imports ${spec} (${to})`);
+      }
     }
   }
   assert.deepEqual(bad, []);

@@ -11,7 +11,7 @@
  * `Error occurred setting permissions on '<path>': <strerror>`.
  */
 import type { XsPerm, XsPermLetter } from "../xenstore/client/perms.ts";
-import { atoi } from "../xenstore/wire/args.ts";
+import { atoi } from "../xenstore/client/perms.ts";
 import { errWithErrno, errx, type XsRun } from "./xs_run.ts";
 
 /** `MAX_PATH_LEN` of the C tool: child paths are cut to this minus 1. */

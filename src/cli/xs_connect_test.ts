@@ -1,18 +1,38 @@
 import assert from "node:assert/strict";
-import { chooseTarget, extractLinkFlags, openTarget, osErrorText, XsOpenError } from "./xs_connect.ts";
+import {
+  chooseTarget,
+  extractLinkFlags,
+  openTarget,
+  osErrorText,
+  XsOpenError,
+} from "./xs_connect.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
 Deno.test("socket path: XENSTORED_PATH, else XENSTORED_RUNDIR/socket, else the default", () => {
-  assert.deepEqual(chooseTarget({}, env({ XENSTORED_PATH: "/p", XENSTORED_RUNDIR: "/r" })), { kind: "unix", path: "/p" });
-  assert.deepEqual(chooseTarget({}, env({ XENSTORED_RUNDIR: "/r" })), { kind: "unix", path: "/r/socket" });
+  assert.deepEqual(chooseTarget({}, env({ XENSTORED_PATH: "/p", XENSTORED_RUNDIR: "/r" })), {
+    kind: "unix",
+    path: "/p",
+  });
+  assert.deepEqual(chooseTarget({}, env({ XENSTORED_RUNDIR: "/r" })), {
+    kind: "unix",
+    path: "/r/socket",
+  });
   assert.deepEqual(chooseTarget({}, env({})), { kind: "unix", path: "/var/run/xenstored/socket" });
   assert.deepEqual(chooseTarget({}, env({ XENSTORED_PATH: "" })), { kind: "unix", path: "" });
 });
 
 Deno.test("WebSocket: --ws and --credential win over XENSTORE_WS_URL / XENSTORE_CREDENTIAL", () => {
-  const e = env({ XENSTORE_WS_URL: "ws://e/", XENSTORE_CREDENTIAL: "/e.cred", XENSTORED_PATH: "/p" });
-  assert.deepEqual(chooseTarget({}, e), { kind: "websocket", url: "ws://e/", credentialFile: "/e.cred" });
+  const e = env({
+    XENSTORE_WS_URL: "ws://e/",
+    XENSTORE_CREDENTIAL: "/e.cred",
+    XENSTORED_PATH: "/p",
+  });
+  assert.deepEqual(chooseTarget({}, e), {
+    kind: "websocket",
+    url: "ws://e/",
+    credentialFile: "/e.cred",
+  });
   assert.deepEqual(chooseTarget({ ws: "ws://f/", credential: "/f.cred" }, e), {
     kind: "websocket",
     url: "ws://f/",
@@ -39,8 +59,14 @@ Deno.test("connection failures read like libxenstore's errno", async () => {
     });
     await assert.rejects(openTarget({ kind: "unix", path: dir }), /xs_open: Is a directory/);
     await Deno.writeTextFile(`${dir}/file`, "");
-    await assert.rejects(openTarget({ kind: "unix", path: `${dir}/file` }), /xs_open: Connection refused/);
-    await assert.rejects(openTarget({ kind: "websocket", url: "ws://127.0.0.1:9/" }), /no credential/);
+    await assert.rejects(
+      openTarget({ kind: "unix", path: `${dir}/file` }),
+      /xs_open: Connection refused/,
+    );
+    await assert.rejects(
+      openTarget({ kind: "websocket", url: "ws://127.0.0.1:9/" }),
+      /no credential/,
+    );
     await assert.rejects(
       openTarget({ kind: "websocket", url: "ws://127.0.0.1:9/", credentialFile: `${dir}/nope` }),
       /xs_open: credential file .*nope: No such file or directory/,
@@ -48,5 +74,8 @@ Deno.test("connection failures read like libxenstore's errno", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  assert.equal(osErrorText(new Error("Permission denied (os error 13): open '/x'")), "Permission denied");
+  assert.equal(
+    osErrorText(new Error("Permission denied (os error 13): open '/x'")),
+    "Permission denied",
+  );
 });

@@ -37,13 +37,14 @@ export interface GetoptResult {
  *
  * @example
  * ```ts
- * import { assertEquals } from "jsr:@std/assert";
+ * import assert from "node:assert/strict";
+ * import { getoptLong } from "./xs_getopt.ts";
  * const r = getoptLong("xenstore-read", ["/a", "-p", "--r"], "hfspturn:R", [
  *   { name: "recurse", hasArg: false, val: "r" },
  *   { name: "raw", hasArg: false, val: "R" },
  * ]);
- * assertEquals(r.operands, ["/a"]);
- * assertEquals(r.events[0], { kind: "option", opt: "p" });
+ * assert.deepEqual(r.operands, ["/a"]);
+ * assert.deepEqual(r.events[0], { kind: "option", opt: "p" });
  * ```
  */
 export function getoptLong(

@@ -6,7 +6,9 @@ const parse = (args: string[], posixlyCorrect = false) =>
   getoptLong("prog", args, XS_SHORTOPTS, XS_LONGOPTS, { posixlyCorrect });
 
 const opts = (args: string[]) =>
-  parse(args).events.map((e) => (e.kind === "option" ? `-${e.opt}${e.arg !== undefined ? `=${e.arg}` : ""}` : e.message));
+  parse(args).events.map((
+    e,
+  ) => (e.kind === "option" ? `-${e.opt}${e.arg !== undefined ? `=${e.arg}` : ""}` : e.message));
 
 Deno.test("getopt permutes: options after operands still count, -- ends options, - is an operand", () => {
   assert.deepEqual(parse(["/a", "-p", "/b"]).operands, ["/a", "/b"]);
@@ -40,13 +42,28 @@ Deno.test("glibc's warnings for bad short options", () => {
 });
 
 Deno.test("long options: exact, abbreviated, ambiguous, unknown, with and without arguments", () => {
-  assert.deepEqual(opts(["--prefix", "--pre", "--fl", "--ra", "--rec"]), ["-p", "-p", "-f", "-R", "-r"]);
+  assert.deepEqual(opts(["--prefix", "--pre", "--fl", "--ra", "--rec"]), [
+    "-p",
+    "-p",
+    "-f",
+    "-R",
+    "-r",
+  ]);
   assert.deepEqual(opts(["--number=4", "--num", "5"]), ["-n=4", "-n=5"]);
-  assert.deepEqual(opts(["--r"]), ["prog: option '--r' is ambiguous; possibilities: '--recurse' '--raw'"]);
-  assert.deepEqual(opts(["--r=1"]), ["prog: option '--r=1' is ambiguous; possibilities: '--recurse' '--raw'"]);
+  assert.deepEqual(opts(["--r"]), [
+    "prog: option '--r' is ambiguous; possibilities: '--recurse' '--raw'",
+  ]);
+  assert.deepEqual(opts(["--r=1"]), [
+    "prog: option '--r=1' is ambiguous; possibilities: '--recurse' '--raw'",
+  ]);
   assert.deepEqual(opts(["--foo=3"]), ["prog: unrecognized option '--foo=3'"]);
   assert.deepEqual(opts(["--he=1"]), ["prog: option '--help' doesn't allow an argument"]);
   assert.deepEqual(opts(["--number"]), ["prog: option '--number' requires an argument"]);
   assert.deepEqual(opts(["--n=", "--n"]), ["-n=", "prog: option '--number' requires an argument"]);
-  assert.equal(opts(["--=x"])[0].startsWith("prog: option '--=x' is ambiguous; possibilities: '--help' '--flat'"), true);
+  assert.equal(
+    opts(["--=x"])[0].startsWith(
+      "prog: option '--=x' is ambiguous; possibilities: '--help' '--flat'",
+    ),
+    true,
+  );
 });

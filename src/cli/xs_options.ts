@@ -9,7 +9,7 @@
  * usage line and exit status 1; unknown options only warn. `mkdir` is our
  * own mode (no Debian counterpart) with the options of `rm` minus `-t`.
  */
-import { atoi } from "../xenstore/wire/args.ts";
+import { atoi } from "../xenstore/client/perms.ts";
 import { type GetoptEvent, getoptLong, type LongOption } from "./xs_getopt.ts";
 
 /** The modes of `xs`. */

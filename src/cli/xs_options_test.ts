@@ -4,7 +4,10 @@ import { parseXsArgs, usageLine, XS_MODES } from "./xs_options.ts";
 Deno.test("usage lines are the 4.17.7 binary's", () => {
   assert.equal(usageLine("read"), "Usage: xenstore-read [-h] [-p] [-s] [-R] key [...]");
   assert.equal(usageLine("ls"), "Usage: xenstore-ls [-h] [-f] [-p] [-s] [path]");
-  assert.equal(usageLine("chmod"), "Usage: xenstore-chmod [-h] [-u] [-r] [-s] key <mode [modes...]>");
+  assert.equal(
+    usageLine("chmod"),
+    "Usage: xenstore-chmod [-h] [-u] [-r] [-s] key <mode [modes...]>",
+  );
   assert.equal(usageLine("watch"), "Usage: xenstore-watch [-h] [-n NR] key");
 });
 
@@ -37,7 +40,8 @@ Deno.test("warnings come before the usage line, and stop there", () => {
 });
 
 Deno.test("transactions exactly where the real tools use them", () => {
-  const tx = (mode: string, args: string[]) => parseXsArgs(mode as "read", args).command!.transaction;
+  const tx = (mode: string, args: string[]) =>
+    parseXsArgs(mode as "read", args).command!.transaction;
   assert.equal(tx("read", ["/a"]), false);
   assert.equal(tx("read", ["/a", "/b"]), true);
   assert.equal(tx("write", ["/a", "1"]), false);

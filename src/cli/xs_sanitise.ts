@@ -13,9 +13,10 @@
  *
  * @example
  * ```ts
- * import { assertEquals } from "jsr:@std/assert";
+ * import assert from "node:assert/strict";
+ * import { sanitiseValue } from "./xs_sanitise.ts";
  * const v = new Uint8Array([0x61, 0x09, 0x01, 0x7f, 0xff, 0x5c]);
- * assertEquals(sanitiseValue(v), "a\\t\\001\\x7f\\xff\\\\");
+ * assert.equal(sanitiseValue(v), "a\\t\\001\\x7f\\xff\\\\");
  * ```
  */
 export function sanitiseValue(value: Uint8Array): string {

@@ -7,7 +7,10 @@ const un = (s: string) => latin1(unsanitiseValue(fromLatin1(s)));
 Deno.test("sanitise escapes like the reference example (§11.2)", () => {
   const v = fromLatin1('a\tb\nc\\d\x01\x7f\xff"q');
   assert.equal(sanitiseValue(v), 'a\\tb\\nc\\\\d\\001\\x7f\\xff"q');
-  assert.equal(sanitiseValue(fromLatin1("\x00\x07\x08\x0b\x1f\r ~")), "\\000\\007\\x08\\x0b\\x1f\\r ~");
+  assert.equal(
+    sanitiseValue(fromLatin1("\x00\x07\x08\x0b\x1f\r ~")),
+    "\\000\\007\\x08\\x0b\\x1f\\r ~",
+  );
 });
 
 Deno.test("every byte survives sanitise then unsanitise", () => {

@@ -5,7 +5,8 @@
  * daemon: an unknown command or a wrong argument count is EINVAL; replies
  * are NUL-terminated text). We have: check, log, logfile, memreport, print,
  * quota, quota-soft, help. `live-update` is the one 4.17 command we lack:
- * ENOSYS.
+ * `help` lists it word for word as 4.17 does, and using it answers ENOSYS
+ * (without arguments EINVAL, as 4.17).
  */
 import { atoi, terminatedStrings } from "./wire/args.ts";
 import { XsError } from "./wire/errno.ts";
@@ -36,6 +37,15 @@ const COMMANDS: readonly Command[] = [
       if (v !== "on" && v !== "off") throw new XsError("EINVAL", "log takes on or off");
       e.control.logging = v === "on";
       return "OK";
+    },
+  },
+  {
+    name: "live-update",
+    args: "[-c <cmdline>] [-F] [-t <timeout>] <file>\n    Default timeout is 60 seconds.",
+    min: 1,
+    max: 6,
+    run: () => {
+      throw new XsError("ENOSYS", "live-update is not supported");
     },
   },
   {
@@ -99,7 +109,6 @@ export class ControlState {
 export function control(e: Engine, _conn: Connection, payload: Uint8Array): Uint8Array {
   const [name, ...args] = terminatedStrings(payload);
   if (name === undefined) throw new XsError("EINVAL", "CONTROL needs a command");
-  if (name === "live-update") throw new XsError("ENOSYS", "live-update is not supported");
   const cmd = COMMANDS.find((c) => c.name === name);
   if (!cmd) throw new XsError("EINVAL", `unknown control command ${name}`);
   if (args.length < cmd.min || args.length > cmd.max) {

@@ -49,6 +49,8 @@ export class DomainTable {
       domid: 0,
       introduced: true,
       shutdownReported: false,
+      ignored: false,
+      zombie: false,
       port: 1,
       mfn: 0,
     });
@@ -75,6 +77,8 @@ export class DomainTable {
       domid,
       introduced: false,
       shutdownReported: false,
+      ignored: false,
+      zombie: false,
       port: 0,
       mfn: 0,
     };
@@ -87,8 +91,9 @@ export class DomainTable {
     const args = terminatedStrings(payload);
     if (args.length < 3) throw new XsError("EINVAL", "INTRODUCE takes domid, gfn and evtchn");
     const domid = atoi(args[0]) >>> 0;
-    const port = atoi(args[2]);
-    if (port <= 0) throw new XsError("EINVAL", `bad event channel ${args[2]}`);
+    // An unsigned port: only 0 (or a non-number) is refused; "-1" passes.
+    const port = atoi(args[2]) >>> 0;
+    if (port === 0) throw new XsError("EINVAL", `bad event channel ${args[2]}`);
     this.introduce(domid, atoi(args[1]) >>> 0, port);
   }
 
@@ -119,14 +124,33 @@ export class DomainTable {
     if (!allowZero && domid === 0) throw new XsError("EINVAL", "domain 0 cannot be released");
     const r = this.#records.get(domid);
     if (!r) throw new XsError("ENOENT", `domain ${domid} is not known`);
-    if (!r.introduced) throw new XsError("EINVAL", `domain ${domid} has no connection`);
+    if (!r.introduced || r.zombie) throw new XsError("EINVAL", `domain ${domid} has no connection`);
     return r;
   }
 
-  /** RELEASE `<domid>\0` (§6.2). */
+  /** True while the domain's guest connections are to be served. */
+  serves(domid: number): boolean {
+    const r = this.#records.get(domid);
+    return r !== undefined && r.introduced && !r.ignored && !r.zombie;
+  }
+
+  /** A guest connection broke the protocol: ignore the domain for good (§6.7). */
+  ignore(domid: number): void {
+    const r = this.#records.get(domid);
+    if (!r || domid === 0) return;
+    r.ignored = true;
+    for (const c of this.#guestConnections(domid)) this.#engine.resetConnection(c);
+  }
+
+  /**
+   * RELEASE `<domid>\0` (§6.2): the record, watches, transactions and owned
+   * nodes go, and `@releaseDomain` fires; like a ring that is no longer
+   * mapped, the guest's connections stay open but unanswered until the
+   * domain is introduced again (observed on the real daemon).
+   */
   release(arg: string): void {
     const r = this.#connected(arg, false);
-    this.#destroy(r.domid);
+    this.#destroy(r.domid, false);
     this.#engine.fireSpecial(RELEASE_DOMAIN);
   }
 
@@ -167,32 +191,63 @@ export class DomainTable {
 
   /**
    * `VIRQ_DOM_EXC`: asks the hypervisor about every known domain. Dead ones
-   * are destroyed; a newly shut-down introduced one is reported once. At most
-   * one `@releaseDomain` per round (§4.5).
+   * are destroyed, except a target a live device model still holds (it
+   * lingers as a zombie until the model dies, possibly later in this same
+   * round); a newly shut-down introduced one is reported once. At most one
+   * `@releaseDomain` per round (§4.5).
    */
   check(): void {
     let fire = false;
-    for (const r of [...this.#records.values()]) {
-      if (r.domid === 0) continue;
-      const info = this.#source.info(r.domid);
-      if (!info || info.dying) {
-        fire ||= r.introduced;
-        this.#destroy(r.domid);
-      } else if (r.introduced && info.shutdown && !r.shutdownReported) {
-        r.shutdownReported = true;
-        fire = true;
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const r of [...this.#records.values()]) {
+        if (r.domid === 0) continue;
+        const info = this.#source.info(r.domid);
+        if (!info || info.dying) {
+          if (r.introduced && this.#heldAsTarget(r.domid)) {
+            if (!r.zombie) this.#zombify(r);
+            continue;
+          }
+          fire ||= r.introduced;
+          this.#destroy(r.domid, true);
+          changed = true;
+        } else if (r.introduced && info.shutdown && !r.shutdownReported) {
+          r.shutdownReported = true;
+          fire = true;
+        }
       }
     }
     if (fire) this.#engine.fireSpecial(RELEASE_DOMAIN);
   }
 
-  /** Drops the domain's connections, record, owned nodes and special-ACL entries. */
-  #destroy(domid: number): void {
-    const r = this.#records.get(domid);
+  /** Is `domid` the SET_TARGET of a live device-model domain? */
+  #heldAsTarget(domid: number): boolean {
+    for (const o of this.#records.values()) {
+      if (o.domid !== domid && o.target === domid && o.introduced && !o.zombie) return true;
+    }
+    return false;
+  }
+
+  #zombify(r: DomainRecord): void {
+    r.zombie = true;
+    this.#closeConnections(r.domid);
+  }
+
+  #closeConnections(domid: number): void {
     for (const c of this.#guestConnections(domid)) {
       this.#engine.disconnect(c);
       this.#engine.emit({ conn: c, close: true });
     }
+  }
+
+  /**
+   * Drops the domain's record, owned nodes and special-ACL entries; its
+   * connections are closed (death) or reset and left unserved (RELEASE).
+   */
+  #destroy(domid: number, close: boolean): void {
+    const r = this.#records.get(domid);
+    if (close) this.#closeConnections(domid);
+    else for (const c of this.#guestConnections(domid)) this.#engine.resetConnection(c);
     this.#records.delete(domid);
     if (r?.introduced) this.#removeOwnedNodes(domid);
     for (const [name, perms] of this.#special) {

@@ -82,6 +82,18 @@ export interface DomainRecord {
   introduced: boolean;
   /** `@releaseDomain` already sent for the current shutdown (§6.3). */
   shutdownReported: boolean;
+  /**
+   * A connection of the domain sent a header claiming more than 4096 bytes:
+   * like a ring marked "ignored" (§1.6, §6.7), it is never served again, not
+   * even after re-INTRODUCE; only the domain's death ends it.
+   */
+  ignored: boolean;
+  /**
+   * Dead, but a live device model still targets it (SET_TARGET): observed on
+   * the real daemon, it stays introduced with its nodes, without connections,
+   * and goes (with `@releaseDomain`) when the device model dies.
+   */
+  zombie: boolean;
   /** SET_TARGET: the guest this device-model domain acts for. */
   target?: number;
   /** Event channel port given at INTRODUCE. */

@@ -12,7 +12,7 @@
  * Watch events a request causes are queued before its reply (§4.7).
  */
 import { type Trace } from "../sim/trace.ts";
-import { countNuls, oneArg, terminatedStrings, writeArgs } from "./wire/args.ts";
+import { atoi, countNuls, oneArg, terminatedStrings, writeArgs } from "./wire/args.ts";
 import { XsError } from "./wire/errno.ts";
 import {
   errorReply,
@@ -147,6 +147,9 @@ export class Engine {
 
   /** Handles one request; returns every message it produced, reply last. */
   handle(conn: Connection, msg: Message): Outgoing[] {
+    // A guest whose domain is released, ignored or dead is not served: its
+    // requests go unanswered, as on a ring xenstored no longer reads.
+    if (conn.kind === "guest" && !this.domains.serves(conn.domid)) return this.takeOutput();
     let response: Message | null;
     try {
       response = this.#dispatch(conn, msg);
@@ -391,8 +394,7 @@ const OPS: readonly (OpEntry | undefined)[] = (() => {
 })();
 
 function atoiUnsigned(s: string): number {
-  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
-  return m ? Number(BigInt.asUintN(32, BigInt(m[1]))) : 0;
+  return atoi(s) >>> 0;
 }
 
 function doWrite(e: Engine, r: Request): void {
@@ -431,12 +433,11 @@ function doDirectoryPart(e: Engine, r: Request): Uint8Array {
   const p = r.msg.payload;
   if (countNuls(p) !== 2) throw new XsError("EINVAL", "DIRECTORY_PART needs a path and an offset");
   const [path, offset] = terminatedStrings(p);
-  return ops.directoryPart(e.context(r.conn, r.tx), e.canonical(r.conn, path), atoiSigned(offset));
-}
-
-function atoiSigned(s: string): number {
-  const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
-  return m ? Number(BigInt.asIntN(32, BigInt(m[1]))) : 0;
+  return ops.directoryPart(
+    e.context(r.conn, r.tx),
+    e.canonical(r.conn, path),
+    atoiUnsigned(offset),
+  );
 }
 
 function watchArgs(e: Engine, r: Request): { raw: string; abs: string; token: string } {

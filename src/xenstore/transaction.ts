@@ -90,16 +90,23 @@ export class Transaction implements NodeAccess {
 
   modify(path: string): Node {
     const a = this.#access(path);
-    if (a.local) return a.local;
+    if (a.local) {
+      a.local.generation = this.live.nextGeneration();
+      return a.local;
+    }
     // The node vanished from this transaction's view (deleted here after a
     // child was first read from the live tree): the real daemon says EINVAL.
     if (a.local === null || !a.original) {
       throw new XsError("EINVAL", `${path} vanished in transaction ${this.id}`);
     }
-    return (a.local = a.original.clone());
+    // Written in the transaction: a new generation, as write_node gives it.
+    a.local = a.original.clone();
+    a.local.generation = this.live.nextGeneration();
+    return a.local;
   }
 
   create(path: string, node: Node): void {
+    node.generation = this.live.nextGeneration();
     this.#access(path).local = node;
   }
 

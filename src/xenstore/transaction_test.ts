@@ -17,6 +17,7 @@
  * tests at the end of this file). Such a transaction is always doomed to EAGAIN, which the
  * model checks, but its replies before the commit are not compared.
  */
+import { connectGuest } from "./testing.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Engine, type Outgoing } from "./engine.ts";
@@ -511,7 +512,7 @@ function guest(domid: number) {
   const d0 = d.engine.connect();
   d.ask(d0, Op.WRITE, [`/local/domain/${domid}`, ""]);
   d.ask(d0, Op.SET_PERMS, [`/local/domain/${domid}`, `n${domid}`]);
-  return { d, d0, g: d.engine.connect(domid, "guest") };
+  return { d, d0, g: connectGuest(d.engine, domid) };
 }
 
 Deno.test("transaction limit: a guest may hold 11 open transactions; the 12th is ENOSPC", () => {

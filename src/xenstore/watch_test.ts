@@ -15,6 +15,7 @@
  * * Relative watches get paths relative to the connection's home (§4.2).
  * * WATCH replies OK, then one event echoing the path as given (§4.1).
  */
+import { connectGuest } from "./testing.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Engine } from "./engine.ts";
@@ -248,7 +249,7 @@ function setup() {
       engine.handle(writer, { type, reqId: ++reqId, txId: 0, payload: fromLatin1(text) });
     }
   }
-  const conns = CONNS.map((d) => engine.connect(d, d === 0 ? "socket" : "guest"));
+  const conns = CONNS.map((d) => (d === 0 ? engine.connect(d, "socket") : connectGuest(engine, d)));
   return { engine, writer, conns };
 }
 
@@ -383,7 +384,7 @@ Deno.test("watch: relative watches of guests and sockets get relative paths", ()
   const d0 = h.engine.connect();
   h.send(d0, Op.WRITE, "/local/domain/5\0");
   h.send(d0, Op.SET_PERMS, "/local/domain/5\0n5\0");
-  const g = h.engine.connect(5, "guest");
+  const g = connectGuest(h.engine, 5);
   assert.deepEqual(h.send(g, Op.WATCH, "data\0g\0").map((s) => s.replace(/^\d+ /, "")), [
     "REPLY OK|",
     "WATCH_EVENT data|g|",
@@ -400,7 +401,7 @@ Deno.test("watch: a guest hears of a node it could read being made unreadable", 
   const d0 = h.engine.connect();
   h.send(d0, Op.WRITE, "/s\0");
   h.send(d0, Op.SET_PERMS, "/s\0n0\0r5\0");
-  const g = h.engine.connect(5, "guest");
+  const g = connectGuest(h.engine, 5);
   h.send(g, Op.WATCH, "/s\0t\0");
   assert.deepEqual(h.eventsFor(d0, Op.SET_PERMS, "/s\0n0\0"), ["WATCH_EVENT /s|t|"], "old perms");
   assert.deepEqual(h.eventsFor(d0, Op.WRITE, "/s\0v"), [], "neither node nor parent readable");
@@ -425,7 +426,7 @@ Deno.test({
     h.send(d0, Op.WRITE, "/w/a/b\0" + "1");
     h.send(d0, Op.SET_PERMS, "/w/a\0n0\0r1\0");
     h.send(d0, Op.SET_PERMS, "/w/a/b\0n0\0");
-    const g = h.engine.connect(1, "guest");
+    const g = connectGuest(h.engine, 1);
     h.send(g, Op.WATCH, "/w/a\0T\0");
     h.send(d0, Op.TRANSACTION_START, "\0");
     h.send(d0, Op.RM, "/w/a/b\0", 1);
@@ -439,7 +440,7 @@ Deno.test("watch: the same RM outside a transaction is shown to parent-only read
   h.send(d0, Op.WRITE, "/w/a/b\0" + "1");
   h.send(d0, Op.SET_PERMS, "/w/a\0n0\0r1\0");
   h.send(d0, Op.SET_PERMS, "/w/a/b\0n0\0");
-  const g = h.engine.connect(1, "guest");
+  const g = connectGuest(h.engine, 1);
   h.send(g, Op.WATCH, "/w/a\0T\0");
   assert.deepEqual(h.eventsFor(d0, Op.RM, "/w/a/b\0"), ["WATCH_EVENT /w/a/b|T|"]);
 });
@@ -459,7 +460,7 @@ Deno.test("watch: UNWATCH stops events; RESET_WATCHES drops them all", () => {
 Deno.test("watch: @introduceDomain and @releaseDomain match exactly, for privileged watchers", () => {
   const h = new Harness();
   const d0 = h.engine.connect();
-  const g = h.engine.connect(4, "guest");
+  const g = connectGuest(h.engine, 4);
   h.send(d0, Op.WATCH, "@introduceDomain\0i\0");
   h.send(d0, Op.WATCH, "/\0all\0");
   h.send(g, Op.WATCH, "@introduceDomain\0gi\0");
@@ -479,8 +480,8 @@ Deno.test("watch: @introduceDomain and @releaseDomain match exactly, for privile
 Deno.test("watch limit: a guest domain may hold 129 watches; the 130th is E2BIG", () => {
   assert.equal(DEFAULT_QUOTAS.watches, 128);
   const h = new Harness();
-  const g = h.engine.connect(4, "guest");
-  const g2 = h.engine.connect(4, "guest");
+  const g = connectGuest(h.engine, 4);
+  const g2 = connectGuest(h.engine, 4);
   for (let i = 0; i < 100; i++) assert.match(h.send(g, Op.WATCH, `w${i}\0t\0`)[0], /REPLY OK/);
   for (let i = 100; i < 129; i++) assert.match(h.send(g2, Op.WATCH, `w${i}\0t\0`)[0], /REPLY OK/);
   assert.match(h.send(g, Op.WATCH, "w129\0t\0").join(), /ERROR E2BIG/, "the quota is per domain");

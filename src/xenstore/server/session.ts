@@ -35,6 +35,8 @@ export interface SessionHost {
   flush(): void;
   /** The session is gone. */
   closed(session: Session): void;
+  /** The peer broke the protocol (an over-long header). */
+  violation(session: Session): void;
   log(line: string): void;
   /** Current time, for the watch-event timeout. */
   nowNs(): number;
@@ -74,10 +76,10 @@ export class Session {
       this.#host.request(this, m);
     }
     if (failure && !this.#closed) {
-      // A header claiming more than 4096 bytes: the C daemon drops a socket
-      // connection on the spot (xenstore-protocol.md §1.6).
-      this.#host.log(`connection ${this.conn.id}: header claims ${failure.len} bytes, dropped`);
-      this.close("payload too long");
+      // A header claiming more than 4096 bytes (xenstore-protocol.md §1.6):
+      // a socket connection is dropped on the spot, a guest's ring ignored.
+      this.#host.log(`connection ${this.conn.id}: header claims ${failure.len} bytes`);
+      this.#host.violation(this);
     }
     this.#host.flush();
   }

@@ -13,6 +13,7 @@ function harness(privileged: boolean) {
     request() {},
     flush() {},
     closed() {},
+    violation() {},
     log() {},
     nowNs: () => now,
   };

@@ -98,6 +98,15 @@ export class Xenstored implements SessionHost {
     this.#dirty.clear();
   }
 
+  violation(session: Session): void {
+    if (session.conn.kind === "guest") {
+      this.engine.domains.ignore(session.conn.domid);
+      this.#deliver(this.engine.takeOutput());
+    } else {
+      session.close("payload too long");
+    }
+  }
+
   closed(session: Session): void {
     this.#sessions.delete(session.conn.id);
     this.#dirty.delete(session);

@@ -116,7 +116,7 @@ export function directoryPart(ctx: OpContext, path: string, offset: number): Uin
   const gen = fromLatin1(`${node.generation}\0`);
   const list = node.encodedChildren();
   const room = XENSTORE_PAYLOAD_MAX - gen.length - 1;
-  const start = offset < 0 ? 0 : offset;
+  const start = offset; // unsigned: "-1" is past any end
   if (start >= list.length) return concat(gen, new Uint8Array(1));
   let end = list.length;
   if (end - start > room) {

@@ -9,6 +9,7 @@
  * limits these ops meet (DIRECTORY over 4096 bytes, guest node quota and
  * node size).
  */
+import { connectGuest } from "../testing.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Engine } from "../engine.ts";
@@ -291,7 +292,7 @@ function guestWithHome(domid: number) {
   const d0 = engine.connect();
   ask(engine, d0, Op.WRITE, [`/local/domain/${domid}`, ""]);
   ask(engine, d0, Op.SET_PERMS, [`/local/domain/${domid}`, `n${domid}`]);
-  return { engine, d0, g: engine.connect(domid, "guest") };
+  return { engine, d0, g: connectGuest(engine, domid) };
 }
 
 Deno.test("store limit: a guest owning 1000 nodes gets ENOSPC for the 1001st (quota nodes)", () => {

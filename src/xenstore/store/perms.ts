@@ -69,8 +69,13 @@ export function parsePerm(s: string): Perm {
 
 /** Formats an entry as the wire and `xenstore-ls -p` show it: letter + `%i`. */
 export function formatPerm(p: Perm): string {
-  return BITS_LETTER[p.perm & 3] + String(p.id | 0);
+  // `snprintf(buf, 11 + 1, "%c%i", ...)`: at most 11 characters, so
+  // r-2147483648 comes out as r-214748364 (observed on the real daemon).
+  return (BITS_LETTER[p.perm & 3] + String(p.id | 0)).slice(0, PERM_STRING_MAX);
 }
+
+/** Characters of one formatted permission (`MAX_STRLEN(unsigned int) + 1`). */
+export const PERM_STRING_MAX = 11;
 
 /** The default list of a fresh tree: owner dom0, nobody else (`n0`). */
 export const DEFAULT_PERMS: PermList = Object.freeze([{ id: 0, perm: XS_PERM_NONE }]);

@@ -45,10 +45,20 @@ export function writeArgs(p: Uint8Array): { path: string; value: Uint8Array } {
   return { path: latin1(p.subarray(0, nul)), value: p.slice(nul + 1) };
 }
 
-/** C `atoi`: optional blanks and sign, then decimal digits; garbage → 0. */
+const LONG_MAX = (1n << 63n) - 1n;
+const LONG_MIN = -(1n << 63n);
+
+/**
+ * glibc `atoi`: `(int) strtol(s, NULL, 10)`. Optional blanks and sign, then
+ * decimal digits; garbage gives 0; strtol saturates at the 64-bit limits
+ * before the cast keeps the low 32 bits (observed on the real daemon:
+ * "9223372036854775808" → -1, "-99999999999999999999" → 0).
+ */
 export function atoi(s: string): number {
   const m = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(s);
   if (!m) return 0;
-  // atoi overflow is undefined behaviour; glibc gives the low 32 bits of strtol.
-  return Number(BigInt.asIntN(32, BigInt(m[1])));
+  let v = BigInt(m[1]);
+  if (v > LONG_MAX) v = LONG_MAX;
+  if (v < LONG_MIN) v = LONG_MIN;
+  return Number(BigInt.asIntN(32, v));
 }

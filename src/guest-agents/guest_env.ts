@@ -1,0 +1,37 @@
+/**
+ * @module
+ * What a guest sees of the machine (ARCHITECTURE.md: "its start_info / HVM
+ * params, its xenstore connection (found through the store page and event
+ * channel it was given), its hypercalls"). A guest agent is written against
+ * this only, so it runs the same in process and as a separate process over
+ * WebSocket.
+ */
+import type { Clock } from "../sim/clock.ts";
+import type { Rng } from "../sim/rng.ts";
+import type { Trace } from "../sim/trace.ts";
+import type { XsLink } from "../xenstore/client/link.ts";
+import type { GuestKernel } from "../hv/domain.ts";
+import type { Hypercall, HypercallResult } from "../hv/hypercall.ts";
+
+export interface GuestEnv {
+  readonly domid: number;
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly trace: Trace;
+  /** A hypercall made by this domain (vCPU 0 unless the call says). */
+  hypercall<C extends Hypercall>(call: C): HypercallResult<C>;
+  /** Registers the guest kernel's upcalls (event channels, vCPU run/wake, triggers). */
+  attachKernel(kernel: GuestKernel): () => void;
+  /** Reads bytes of one of the guest's own pages; returns bytes read or -errno. */
+  readPage(pfn: number, offset: number, out: Uint8Array): number;
+  /** Writes bytes of one of the guest's own pages (marked dirty under log-dirty). */
+  writePage(pfn: number, offset: number, data: Uint8Array): number;
+  /**
+   * Opens the xenstore connection through the store ring frame and event
+   * channel the guest found in start_info (PV) or HVM params: refused unless
+   * they are the ones xenstored was introduced with.
+   */
+  openXenstore(storeFrame: number, storeEvtchn: number): Promise<XsLink>;
+  /** Resolves after `ns` of guest time. */
+  sleep(ns: number): Promise<void>;
+}

@@ -10,6 +10,7 @@ import type { Rng } from "../sim/rng.ts";
 import type { Trace } from "../sim/trace.ts";
 import type { XsClient } from "../xenstore/client/client.ts";
 import type { Hypercall, HypercallResult } from "../hv/hypercall.ts";
+import type { ForeignMapping } from "../hv/foreign_mapping.ts";
 
 /** dom0's files and network as hotplug scripts and bootloaders see them. */
 export interface Dom0Resources {
@@ -24,6 +25,8 @@ export interface ToolstackContext {
   readonly xs: XsClient;
   /** Privileged hypercalls, made as dom0. */
   hypercall<C extends Hypercall>(call: C): HypercallResult<C>;
+  /** privcmd mmap of another domain's pages (the domain builder, save, restore). */
+  foreignMap(domid: number, pfns: readonly number[], writable: boolean): ForeignMapping;
   readonly clock: Clock;
   readonly rng: Rng;
   readonly trace: Trace;

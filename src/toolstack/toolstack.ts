@@ -1,0 +1,245 @@
+/**
+ * @module
+ * The toolstack service (what `xl` does, and what xl's per-domain monitor
+ * process does while a domain lives): creation, lookup, list, pause,
+ * unpause, clean shutdown and reboot, sysrq, destroy, and the reaction to
+ * guest-initiated shutdowns through a single `@releaseDomain` watch
+ * (lifecycle-and-migration.md §1.2: DOMAIN_SHUTDOWN once per shutdown,
+ * with its reason, then the on_* action; DOMAIN_DEATH when it is gone).
+ * Everything it knows it can re-read from xenstore and the hypervisor; the
+ * configs it keeps are what xl keeps to re-create a domain on reboot.
+ */
+import { decodeDominf } from "../hv/domain_info.ts";
+import { NS_PER_S } from "../sim/clock.ts";
+import { type CreatedDomain, createDomain, type CreateOptions } from "./create/create_domain.ts";
+import { destroyDomain } from "./create/destroy_domain.ts";
+import type { DomainOps } from "./create/domain_ops.ts";
+import { check } from "./build/hypercall_error.ts";
+import { sendControlRequest, sendSysrq } from "./control_request.ts";
+import type { DomainConfig, ShutdownAction } from "./domain_config.ts";
+import type { ToolstackContext } from "./toolstack_context.ts";
+
+/** SHUTDOWN_* names by code (§0.2). */
+export const SHUTDOWN_REASONS = [
+  "poweroff",
+  "reboot",
+  "suspend",
+  "crash",
+  "watchdog",
+  "soft_reset",
+] as const;
+
+/** xl sleeps this long before re-creating a domain that asked to reboot (§1.2). */
+export const RESTART_DELAY_NS = 2 * NS_PER_S;
+
+/** A domain the toolstack created and still tracks. */
+export interface ManagedDomain {
+  readonly domid: number;
+  readonly config: DomainConfig;
+  readonly created: CreatedDomain;
+  /** Reason of the shutdown already handled (reported once per shutdown). */
+  handledShutdown?: number;
+}
+
+/** What the toolstack tells its user (CLI, scenario timeline). */
+export type ToolstackEvent =
+  | { kind: "created"; domid: number; name: string }
+  | {
+    kind: "shutdown";
+    domid: number;
+    name: string;
+    reason: string;
+    action: ShutdownAction | "wait";
+  }
+  | { kind: "death"; domid: number; name: string }
+  | { kind: "restarted"; oldDomid: number; domid: number; name: string };
+
+/** Hooks for the host: start the guest's kernel before the domain first runs. */
+export interface ToolstackHooks {
+  built?(domid: number, config: DomainConfig, created: CreatedDomain): void | Promise<void>;
+  event?(e: ToolstackEvent): void;
+}
+
+export class Toolstack {
+  readonly tc: ToolstackContext;
+  readonly #ops: DomainOps;
+  readonly #hooks: ToolstackHooks;
+  readonly #domains = new Map<number, ManagedDomain>();
+  #monitor: Promise<void> | undefined;
+  #stopMonitor: (() => Promise<void>) | undefined;
+
+  constructor(tc: ToolstackContext, ops: DomainOps, hooks: ToolstackHooks = {}) {
+    this.tc = tc;
+    this.#ops = ops;
+    this.#hooks = hooks;
+  }
+
+  /** Starts watching `@releaseDomain` (call once). */
+  async start(): Promise<void> {
+    const w = await this.tc.xs.watch("@releaseDomain", "xenlab-toolstack");
+    this.#stopMonitor = () => w.close();
+    this.#monitor = (async () => {
+      for await (const _ of w) await this.#check();
+    })();
+  }
+
+  async stop(): Promise<void> {
+    await this.#stopMonitor?.();
+    await this.#monitor;
+  }
+
+  domains(): ManagedDomain[] {
+    return [...this.#domains.values()];
+  }
+
+  /** `xl create [-p]`. */
+  async create(config: DomainConfig, opts: CreateOptions = {}): Promise<ManagedDomain> {
+    const created = await createDomain(this.tc, this.#ops, config, {
+      ...opts,
+      beforeUnpause: async (c) => {
+        this.#domains.set(c.domid, { domid: c.domid, config, created: c });
+        await this.#hooks.built?.(c.domid, config, c);
+      },
+    });
+    const d = this.#domains.get(created.domid)!;
+    this.#emit({ kind: "created", domid: d.domid, name: config.name });
+    return d;
+  }
+
+  /** Resolves a user's domain argument: name, then domid, then UUID (§2.6). */
+  async lookup(arg: string): Promise<number> {
+    const ids = await this.tc.xs.directory("/local/domain").catch(() => [] as string[]);
+    for (const id of ids) {
+      if (
+        (await this.tc.xs.readString(`/local/domain/${id}/name`).catch(() => undefined)) === arg
+      ) return Number(id);
+    }
+    if (/^\d+$/.test(arg) && this.#exists(Number(arg))) return Number(arg);
+    for (const id of ids) {
+      const vm = await this.tc.xs.readString(`/local/domain/${id}/vm`).catch(() => "");
+      if (vm === `/vm/${arg}`) return Number(id);
+    }
+    throw new Error(`${arg} is an invalid domain identifier`);
+  }
+
+  #exists(domid: number): boolean {
+    return this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid }).ret === 0;
+  }
+
+  pause(domid: number): void {
+    check(this.tc.hypercall({ hc: "domctl", op: "pausedomain", domid }), "pause", domid);
+  }
+
+  unpause(domid: number): void {
+    check(this.tc.hypercall({ hc: "domctl", op: "unpausedomain", domid }), "unpause", domid);
+  }
+
+  /** `xl shutdown|reboot [-w] [-F]`: ask, wait for the ack; `-w`: then for the shutdown. */
+  async shutdown(
+    domid: number,
+    opts: { reboot?: boolean; wait?: boolean; force?: boolean } = {},
+  ): Promise<void> {
+    const request = opts.reboot ? "reboot" : "poweroff";
+    const waiter = opts.wait ? this.#waitShutdownOrDeath(domid) : undefined;
+    await sendControlRequest(this.tc, domid, request, { force: opts.force });
+    await waiter?.promise;
+  }
+
+  sysrq(domid: number, key: string): Promise<void> {
+    return sendSysrq(this.tc, domid, key);
+  }
+
+  /** `xl destroy`. */
+  async destroy(domid: number): Promise<void> {
+    await destroyDomain(this.tc, this.#ops, domid, { force: true });
+  }
+
+  /** Resolves once `domid` is shut down or gone (a `@releaseDomain` watch of its own). */
+  #waitShutdownOrDeath(domid: number): { promise: Promise<void> } {
+    const promise = (async () => {
+      const w = await this.tc.xs.watch("@releaseDomain", `xl-wait-${domid}`);
+      try {
+        for await (const _ of w) {
+          const info = this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid }).info;
+          if (!info) return;
+          const f = decodeDominf(info.flags);
+          if (f.dying || f.shutdown) return;
+        }
+      } finally {
+        await w.close();
+      }
+    })();
+    return { promise };
+  }
+
+  /** A `@releaseDomain` round: report shutdowns once, deaths, apply on_* actions. */
+  async #check(): Promise<void> {
+    for (const d of [...this.#domains.values()]) {
+      const info = this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid: d.domid }).info;
+      const f = info ? decodeDominf(info.flags) : undefined;
+      if (!f || f.dying) {
+        this.#domains.delete(d.domid);
+        this.#emit({ kind: "death", domid: d.domid, name: d.config.name });
+        continue;
+      }
+      if (!f.shutdown) {
+        d.handledShutdown = undefined;
+        continue;
+      }
+      const reason = f.shutdownCode;
+      if (d.handledShutdown === reason) continue;
+      d.handledShutdown = reason;
+      await this.#onShutdown(d, reason);
+    }
+  }
+
+  async #onShutdown(d: ManagedDomain, reason: number): Promise<void> {
+    const name = SHUTDOWN_REASONS[reason] ?? `reason ${reason}`;
+    if (reason === 2) {
+      // "Domain has suspended": xl keeps waiting (DOMAIN_RESTART_SUSPENDED).
+      this.#emit({
+        kind: "shutdown",
+        domid: d.domid,
+        name: d.config.name,
+        reason: name,
+        action: "wait",
+      });
+      return;
+    }
+    const c = d.config;
+    const action =
+      [c.onPoweroff, c.onReboot, undefined, c.onCrash, c.onWatchdog, c.onSoftReset][reason] ??
+        "destroy";
+    this.#emit({ kind: "shutdown", domid: d.domid, name: c.name, reason: name, action });
+    switch (action) {
+      case "preserve":
+        return;
+      case "destroy":
+      case "coredump-destroy":
+        await this.destroy(d.domid);
+        return;
+      case "restart":
+      case "coredump-restart":
+      case "rename-restart":
+      case "soft-reset": {
+        // Destroy, sleep 2 s, re-create from the saved config (never paused).
+        await this.destroy(d.domid);
+        this.#domains.delete(d.domid);
+        await this.tc.sleep(RESTART_DELAY_NS);
+        const again = await this.create(c);
+        this.#emit({ kind: "restarted", oldDomid: d.domid, domid: again.domid, name: c.name });
+        return;
+      }
+    }
+  }
+
+  #emit(e: ToolstackEvent): void {
+    this.tc.trace.emit({
+      src: "toolstack",
+      dom: "domid" in e ? e.domid : undefined,
+      event: e.kind,
+      ...e,
+    });
+    this.#hooks.event?.(e);
+  }
+}

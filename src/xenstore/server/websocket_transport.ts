@@ -8,7 +8,7 @@
  * `ok <domid>`; anything else is closed with code 4401. Binary frames then
  * carry the raw byte stream in any chunking; each flush is one frame.
  */
-import type { Credentials } from "./credentials.ts";
+import type { Credentials, Identity } from "./credentials.ts";
 import { encodeBatch } from "./encode_batch.ts";
 import type { Session } from "./session.ts";
 import type { DomainListener, Xenstored } from "./xenstored.ts";
@@ -18,6 +18,13 @@ export const WS_CLOSE_UNAUTHORIZED = 4401;
 /** Close code for a protocol violation (text after auth, oversize header). */
 export const WS_CLOSE_PROTOCOL = 4400;
 
+/**
+ * Another service on the same endpoint family (e.g. `/hv`, the hypervisor's
+ * hypercalls for guest processes): it gets the socket once the client's
+ * credential has been checked, with the identity it proves.
+ */
+export type WsRoute = (socket: WebSocket, who: Identity) => void;
+
 export class WebSocketTransport implements DomainListener {
   readonly #server: Xenstored;
   readonly #credentials: Credentials;
@@ -26,10 +33,17 @@ export class WebSocketTransport implements DomainListener {
   #http: Deno.HttpServer | undefined;
   readonly #sockets = new Set<WebSocket>();
   #url = "";
+  readonly #routes: Readonly<Record<string, WsRoute>>;
 
-  constructor(server: Xenstored, credentials: Credentials, hostPort: string) {
+  constructor(
+    server: Xenstored,
+    credentials: Credentials,
+    hostPort: string,
+    routes: Readonly<Record<string, WsRoute>> = {},
+  ) {
     this.#server = server;
     this.#credentials = credentials;
+    this.#routes = routes;
     const i = hostPort.lastIndexOf(":");
     this.#hostname = hostPort.slice(0, i);
     this.#port = Number(hostPort.slice(i + 1));
@@ -69,9 +83,18 @@ export class WebSocketTransport implements DomainListener {
         headers: { "content-type": "text/plain" },
       });
     }
+    const path = new URL(req.url).pathname;
+    const route = this.#routes[path];
+    if (path !== "/" && !route) {
+      return new Response(`no WebSocket service at ${path}\n`, { status: 404 });
+    }
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.binaryType = "arraybuffer";
     this.#sockets.add(socket);
+    if (route) {
+      this.#authenticate(socket, route);
+      return response;
+    }
     let session: Session | undefined;
     socket.onmessage = (ev) => {
       if (!session) {
@@ -105,6 +128,21 @@ export class WebSocketTransport implements DomainListener {
     };
     socket.onerror = () => session?.close("socket error");
     return response;
+  }
+
+  /** First frame = credential; then the route owns the socket. */
+  #authenticate(socket: WebSocket, route: WsRoute): void {
+    socket.onmessage = (ev) => {
+      const who = typeof ev.data === "string" ? this.#credentials.verify(ev.data) : undefined;
+      if (!who) {
+        socket.close(WS_CLOSE_UNAUTHORIZED, "a valid credential must come first");
+        return;
+      }
+      socket.onmessage = null;
+      socket.send(`ok ${who.domid}`);
+      route(socket, who);
+    };
+    socket.onclose = () => this.#sockets.delete(socket);
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,2 @@
+/** -EPERM as a hypercall return. */
+export const EPERM_RET = -1;

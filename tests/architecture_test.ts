@@ -35,14 +35,15 @@ function layer(file: string): string {
 /** What each layer may import (besides itself and npm/node modules). */
 const ALLOWED: Record<string, string[]> = {
   sim: [],
+  platform: [],
   wire: ["sim"],
   store: ["sim", "wire"],
   engine: ["sim", "wire", "store"],
   client: ["sim", "wire"],
   server: ["sim", "wire", "store", "engine", "client"],
   hv: ["sim"],
-  toolstack: ["sim", "wire", "client", "hv"],
-  "guest-agents": ["sim", "wire", "client", "hv"],
+  toolstack: ["sim", "wire", "client", "hv", "platform"],
+  "guest-agents": ["sim", "wire", "client", "hv", "platform"],
 };
 
 Deno.test("imports point one way: sim <- wire/store <- engine <- server; hv, toolstack and guests use only the client", async () => {

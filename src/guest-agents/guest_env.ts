@@ -12,6 +12,7 @@ import type { Trace } from "../sim/trace.ts";
 import type { XsLink } from "../xenstore/client/link.ts";
 import type { GuestKernel } from "../hv/domain.ts";
 import type { Hypercall, HypercallResult } from "../hv/hypercall.ts";
+import type { HvmPlatform } from "./hvm_platform.ts";
 
 export interface GuestEnv {
   readonly domid: number;
@@ -34,4 +35,11 @@ export interface GuestEnv {
   openXenstore(storeFrame: number, storeEvtchn: number): Promise<XsLink>;
   /** Resolves after `ns` of guest time. */
   sleep(ns: number): Promise<void>;
+  /**
+   * HVM only: the emulated PC the device model in dom0 provides (CMOS boot
+   * order, probed disks, serial port, ACPI PM1a). Optional because it is
+   * not Xen's: PV guests have none, and an HVM guest without one can
+   * neither pick a boot device nor power itself off (`hvm_platform.ts`).
+   */
+  readonly platform?: HvmPlatform;
 }

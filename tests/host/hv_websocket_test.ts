@@ -85,7 +85,11 @@ Deno.test("hv over WebSocket: a guest's secret binds its hypercalls to its own d
     }).localPort!;
     hv.hypercall(0, { hc: "event_channel_op", op: "send", port: local });
     const first = (await g.next()) as { upcall: string; vcpu: number };
-    assert.deepEqual([first.upcall, first.vcpu], ["vcpuRun", 0], "vCPU 0 runs once the kernel is attached");
+    assert.deepEqual(
+      [first.upcall, first.vcpu],
+      ["vcpuRun", 0],
+      "vCPU 0 runs once the kernel is attached",
+    );
     assert.deepEqual(await g.next(), { upcall: "event", port });
     g.ws.close();
     await g.closed;

@@ -19,7 +19,7 @@
 import type { DomainConfig } from "../domain_config.ts";
 import type { Dom0Resources } from "../toolstack_context.ts";
 import { BootError } from "./boot_error.ts";
-import { type CmosBootOrder, cmosBootOrder } from "./cmos_boot_order.ts";
+import { type CmosBootOrder, cmosBootOrder } from "../../platform/cmos_boot_order.ts";
 import { pygrubForConfig } from "./pygrub.ts";
 
 /** What the guest receives. */

@@ -18,7 +18,7 @@
  */
 import type { DomainConfig } from "../domain_config.ts";
 import { BootError } from "./boot_error.ts";
-import { bootOrderProblem } from "./cmos_boot_order.ts";
+import { bootOrderProblem } from "../../platform/cmos_boot_order.ts";
 
 /** The VM record fields that control booting (XenAPI spelling). */
 export interface XenApiBootFields {

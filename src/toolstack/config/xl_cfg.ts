@@ -34,7 +34,7 @@ import type {
   ShutdownAction,
   VifConfig,
 } from "../domain_config.ts";
-import { bootOrderProblem } from "../boot/cmos_boot_order.ts";
+import { bootOrderProblem } from "../../platform/cmos_boot_order.ts";
 import { CfgReader } from "./cfg_reader.ts";
 import { ConfigError } from "./config_error.ts";
 import { parseDiskSpec } from "./disk_spec.ts";

@@ -1,0 +1,176 @@
+/**
+ * @module
+ * {@link PvDrivers}: the PV driver core a PV or PVHVM Linux brings up once
+ * it knows where xenstore is — the xenbus connection (through the store
+ * frame and event channel it was given, never anything else), manage.c's
+ * watches and `feature-*` nodes (`shutdown_watcher.ts`), and the frontends
+ * (`frontends/`): the devices under `~/device/` and console 0, whose ring
+ * and port the guest found at boot. The order is Linux's:
+ * xenstore up, then the xenstore notifiers (shutdown watcher, frontend
+ * probe).
+ */
+import { NS_PER_S } from "../sim/clock.ts";
+import { XsClient } from "../xenstore/client/client.ts";
+import type { AgentCore } from "./agent_core.ts";
+import { bringUpFrontends } from "./frontends/bring_up_frontends.ts";
+import type { ConsoleLocation } from "./frontends/console_frontend.ts";
+import type { Frontend } from "./frontends/frontend.ts";
+import type { GuestEnv } from "./guest_env.ts";
+import type { KernelPower } from "./kernel_power.ts";
+import { ShutdownWatcher } from "./shutdown_watcher.ts";
+import type { SuspendHook } from "./suspend_hook.ts";
+
+/** A frontend as the agent holds it. */
+export type FrontendHandle = Frontend;
+
+/** What the agent passes to the frontend bring-up. */
+export interface FrontendsBringUpOptions {
+  readonly ringPfnBase?: number;
+  readonly ringPages?: number;
+  /** Console 0's ring pfn and port as found at boot; false: none. */
+  readonly console?: ConsoleLocation | false;
+  readonly waitConnectedNs?: number;
+}
+
+/** `bringUpFrontends` of `frontends/`: probes `device/` and starts each frontend. */
+export type FrontendsBringUp = (
+  xs: XsClient,
+  env: GuestEnv,
+  opts?: FrontendsBringUpOptions,
+) => Promise<FrontendHandle[]>;
+
+/**
+ * Linux's `wait_for_devices` bound: the boot waits at most this long for
+ * the frontends to reach Connected (then goes on without them).
+ */
+export const WAIT_FOR_DEVICES_NS_DEFAULT = 300 * NS_PER_S;
+
+/** Options of {@link PvDrivers}. */
+export interface PvDriversOptions {
+  /** First pfn of the pages the frontends may use for their rings (their default if absent). */
+  readonly ringPfnBase?: number;
+  /** How many ring pages from `ringPfnBase`. */
+  readonly ringPages?: number;
+  /** Console 0's ring and port as found at boot (false: none). */
+  readonly console: ConsoleLocation | false;
+  /** Bound on waiting for devices to connect; default {@link WAIT_FOR_DEVICES_NS_DEFAULT}. */
+  readonly waitDevicesNs?: number;
+  readonly suspend?: SuspendHook;
+  /** PV: the pfn of start_info, for the suspend hook. */
+  readonly startInfoPfn?: number;
+  /** Replaces the frontend bring-up (tests). */
+  readonly bringUpFrontends?: FrontendsBringUp;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The PV driver core of one guest. */
+export class PvDrivers {
+  readonly #core: AgentCore;
+  readonly #power: KernelPower;
+  readonly #opts: PvDriversOptions;
+  #xs: XsClient | null = null;
+  #watcher: ShutdownWatcher | null = null;
+  #frontends: FrontendHandle[] = [];
+
+  constructor(core: AgentCore, power: KernelPower, opts: PvDriversOptions) {
+    this.#core = core;
+    this.#power = power;
+    this.#opts = opts;
+  }
+
+  get xs(): XsClient | null {
+    return this.#xs;
+  }
+
+  get watcher(): ShutdownWatcher | null {
+    return this.#watcher;
+  }
+
+  get frontends(): readonly FrontendHandle[] {
+    return this.#frontends;
+  }
+
+  /** Connects to xenstore through the ring the guest was given; throws if refused. */
+  async connect(storeFrame: number, storeEvtchn: number): Promise<void> {
+    const core = this.#core;
+    const link = await core.env.openXenstore(storeFrame, storeEvtchn);
+    this.#xs = new XsClient(link);
+    core.trace("xenstore_connected", { storeFrame, storeEvtchn });
+    core.onStop(() => this.#close());
+  }
+
+  /** The xenstore notifiers: manage.c's watches and features, then the frontends. */
+  async start(): Promise<void> {
+    const core = this.#core;
+    const xs = this.#xs;
+    if (xs === null) throw new Error("PvDrivers.start before connect");
+    const suspend = this.#opts.suspend;
+    const watcher = new ShutdownWatcher(xs, core, {
+      poweroff: (c) => this.#power.poweroff(c),
+      reboot: () => this.#power.reboot(),
+      crash: (c) => this.#power.crash(c),
+      sysrq: (k) => this.#power.sysrq(k),
+      suspend: suspend === undefined ? undefined : () => this.#suspend(suspend),
+    });
+    this.#watcher = watcher;
+    this.#power.setWatcher(watcher);
+    await watcher.setup();
+    if (watcher.commands.includes("suspend")) core.trace("suspend_supported");
+    await this.#probeFrontends(xs);
+  }
+
+  /**
+   * Linux's frontend probe: every device under `device/` the drivers know
+   * (vif, vbd) plus console 0; waits (bounded) for them to connect.
+   */
+  async #probeFrontends(xs: XsClient): Promise<void> {
+    const core = this.#core;
+    const up = this.#opts.bringUpFrontends ?? bringUpFrontends;
+    try {
+      this.#frontends = await up(xs, core.env, {
+        ringPfnBase: this.#opts.ringPfnBase,
+        ringPages: this.#opts.ringPages,
+        console: this.#opts.console,
+        waitConnectedNs: this.#opts.waitDevicesNs ?? WAIT_FOR_DEVICES_NS_DEFAULT,
+      });
+      core.trace("frontends", {
+        devices: this.#frontends.map((f) => `${f.kind}/${f.devid}:${f.state}`),
+      });
+    } catch (e) {
+      // Linux boots on without a device whose frontend failed.
+      core.trace("error", { what: "frontends", err: errText(e) });
+    }
+  }
+
+  async #suspend(hook: SuspendHook): Promise<void> {
+    const core = this.#core;
+    core.setState("suspending");
+    try {
+      await hook({
+        env: core.env,
+        kind: core.kind === "pv" ? "pv" : "pvhvm",
+        xs: this.#xs!,
+        frontends: this.#frontends,
+        startInfoPfn: this.#opts.startInfoPfn,
+        nextVcpuEntry: () => core.nextVcpuEntry(),
+        trace: (ev, fields) => core.trace(ev, fields),
+      });
+    } finally {
+      if (core.state === "suspending") core.setState("running");
+    }
+  }
+
+  /**
+   * The guest goes away: nothing waits on xenstored (a stopped guest does
+   * not tear down politely); closing the connection ends every watch and
+   * request still pending.
+   */
+  #close(): void {
+    for (const f of this.#frontends.splice(0)) f.close().catch(() => {});
+    this.#watcher?.close();
+    this.#xs?.close();
+  }
+}

@@ -18,7 +18,7 @@ import type { Clock } from "../sim/clock.ts";
 import type { Rng } from "../sim/rng.ts";
 import type { Trace } from "../sim/trace.ts";
 import type { XsLink } from "../xenstore/client/link.ts";
-import { clockedLink } from "./clocked_link.ts";
+import { clockedLink } from "../xenstore/client/clocked_link.ts";
 import type { GuestEnv } from "./guest_env.ts";
 import type { HvmPlatform } from "./hvm_platform.ts";
 

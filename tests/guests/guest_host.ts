@@ -9,17 +9,12 @@
  * disks, serial port, PIIX4 PM1a) that turns S5 into a remote shutdown from
  * dom0, as QEMU does.
  */
-import {
-  CMOS_BOOTFLAG1,
-  CMOS_BOOTFLAG2,
-  cmosBootOrder,
-} from "../../src/platform/cmos_boot_order.ts";
+import { cmosBootOrder } from "../../src/platform/cmos_boot_order.ts";
 import assert from "node:assert/strict";
 import {
   emptyStartInfo,
   emptyVcpuContext,
   encodeStartInfo,
-  HVM_PARAM_ACPI_S_STATE,
   HVM_PARAM_CALLBACK_IRQ,
   HVM_PARAM_CONSOLE_EVTCHN,
   HVM_PARAM_CONSOLE_PFN,
@@ -27,8 +22,6 @@ import {
   HVM_PARAM_STORE_PFN,
   Hypervisor,
   PAGE_SIZE,
-  SHUTDOWN_poweroff,
-  SHUTDOWN_reboot,
   VGCF_online,
   XEN_DOMINF_shutdown,
   XEN_DOMINF_shutdownmask,
@@ -42,19 +35,10 @@ import type { XsPerm } from "../../src/xenstore/client/perms.ts";
 import { type XenstoredOnHv, xenstoredOnHypervisor } from "../../src/host/xenstored_on_hv.ts";
 import type { GuestEnv } from "../../src/guest-agents/guest_env.ts";
 import { inProcessGuestEnv } from "../../src/guest-agents/in_process_env.ts";
-import { clockedLink } from "../../src/guest-agents/clocked_link.ts";
-import {
-  ACPI_SLP_EN,
-  ACPI_SLP_TYP_S3,
-  ACPI_SLP_TYP_S5,
-  ACPI_SLP_TYP_SHIFT,
-  type HvmPlatform,
-} from "../../src/guest-agents/hvm_platform.ts";
-import {
-  type BiosDevice,
-  type BiosKind,
-  type CmosBootBytes,
-} from "../../src/platform/bios_boot.ts";
+import { DeviceModel } from "../../src/host/device_model.ts";
+import { clockedLink } from "../../src/xenstore/client/clocked_link.ts";
+import { type HvmPlatform } from "../../src/guest-agents/hvm_platform.ts";
+import { type BiosDevice, type BiosKind } from "../../src/platform/bios_boot.ts";
 import { readConsoleOut } from "../../src/guest-agents/console_ring.ts";
 
 /** The host. */
@@ -100,7 +84,7 @@ export interface BuiltGuest {
   readonly consolePfn: number;
   readonly consolePort: number;
   readonly startInfoPfn?: number;
-  readonly dm?: TestDeviceModel;
+  readonly dm?: DeviceModel;
 }
 
 /** What the test toolstack builds. */
@@ -314,7 +298,11 @@ export async function buildHvm(h: GuestHost, opts: BuildOptions = {}): Promise<B
   const store = { frame: storePfn, port: storePort };
   await writeHome(h, domid, true, store, opts.extraNodes);
   await h.run(h.dom0.introduce(domid, store.frame, store.port));
-  const dm = opts.noPlatform ? undefined : new TestDeviceModel(h, domid, opts);
+  const dm = opts.noPlatform ? undefined : new DeviceModel(h.hv, domid, h.trace, {
+    bios: opts.bios,
+    cmos: cmosBootOrder(opts.boot ?? "cda", false),
+    devices: opts.devices ?? [{ kind: "disk", name: "hda", bootable: true }],
+  });
   return {
     domid,
     env: guestEnv(h, domid, store, dm),
@@ -325,87 +313,6 @@ export async function buildHvm(h: GuestHost, opts: BuildOptions = {}): Promise<B
     consolePort,
     dm,
   };
-}
-
-/** A minimal QEMU: CMOS, probed devices, COM1, PIIX4 PM1a_CNT, system reset. */
-export class TestDeviceModel implements HvmPlatform {
-  readonly bios: BiosKind;
-  readonly serial: string[] = [];
-  readonly #h: GuestHost;
-  readonly #domid: number;
-  readonly #cmos: CmosBootBytes;
-  readonly #devices: readonly BiosDevice[];
-  #partial = "";
-
-  constructor(h: GuestHost, domid: number, opts: BuildOptions) {
-    this.#h = h;
-    this.#domid = domid;
-    this.bios = opts.bios ?? "seabios";
-    this.#cmos = cmosBootOrder(opts.boot ?? "cda", false);
-    this.#devices = opts.devices ?? [{ kind: "disk", name: "hda", bootable: true }];
-  }
-
-  cmosRead(reg: number): number {
-    if (reg === CMOS_BOOTFLAG2) return this.#cmos.reg3d;
-    if (reg === CMOS_BOOTFLAG1) return this.#cmos.reg38;
-    return 0;
-  }
-
-  /** QEMU's reset request under Xen: the domain reboots. */
-  reset(): void {
-    this.#h.trace.emit({ src: "qemu", dom: this.#domid, reset: true });
-    ok(
-      this.#h.hv.hypercall(0, {
-        hc: "sched_op",
-        op: "remote_shutdown",
-        domid: this.#domid,
-        reason: SHUTDOWN_reboot,
-      }),
-      "reset",
-    );
-  }
-
-  probeBootDevices(): readonly BiosDevice[] {
-    return this.#devices;
-  }
-
-  serialWrite(bytes: Uint8Array): void {
-    const text = this.#partial + new TextDecoder().decode(bytes);
-    const lines = text.split("\n");
-    this.#partial = lines.pop()!;
-    this.serial.push(...lines);
-  }
-
-  /** QEMU's acpi_pm1_cnt_write: S5 (soft off) → Xen remote shutdown; S3 → ACPI_S_STATE. */
-  pm1aCntWrite(value: number): void {
-    const h = this.#h;
-    const domid = this.#domid;
-    h.trace.emit({ src: "qemu", dom: domid, pm1aCnt: value });
-    if ((value & ACPI_SLP_EN) === 0) return;
-    const slpTyp = (value >> ACPI_SLP_TYP_SHIFT) & 7;
-    if (slpTyp === ACPI_SLP_TYP_S5) {
-      ok(
-        h.hv.hypercall(0, {
-          hc: "sched_op",
-          op: "remote_shutdown",
-          domid,
-          reason: SHUTDOWN_poweroff,
-        }),
-        "remote_shutdown",
-      );
-    } else if (slpTyp === ACPI_SLP_TYP_S3) {
-      ok(
-        h.hv.hypercall(0, {
-          hc: "hvm_op",
-          op: "set_param",
-          domid,
-          index: HVM_PARAM_ACPI_S_STATE,
-          value: 3,
-        }),
-        "S3",
-      );
-    }
-  }
 }
 
 /** Unpauses a built domain (its vCPU 0 then runs). */

@@ -4,6 +4,7 @@
  * rm first where libxl does, mkdir or write, then the permissions.
  */
 import type { XsClient } from "../../xenstore/client/client.ts";
+import { XsError } from "../../xenstore/wire/errno.ts";
 import type { LayoutEntry } from "./xenstore_layout.ts";
 
 export async function applyLayout(
@@ -12,7 +13,12 @@ export async function applyLayout(
   entries: readonly LayoutEntry[],
 ): Promise<void> {
   for (const e of entries) {
-    if (e.fresh) await xs.rm(e.path, tx);
+    // libxl__xs_rm_checked: a path (or parent) that is not there is fine.
+    if (e.fresh) {
+      await xs.rm(e.path, tx).catch((err) => {
+        if (!(err instanceof XsError && err.errno === "ENOENT")) throw err;
+      });
+    }
     if (e.value === undefined) await xs.mkdir(e.path, tx);
     else await xs.write(e.path, e.value, tx);
     if (e.perms) await xs.setPerms(e.path, e.perms, tx);

@@ -6,6 +6,7 @@
  */
 import type { DiskConfig, DomainConfig, VifConfig } from "../domain_config.ts";
 import type { Dom0Resources, ToolstackContext } from "../toolstack_context.ts";
+import type { CmosBootOrder } from "../../platform/cmos_boot_order.ts";
 
 /** The kernel a PV/PVH guest boots, or the firmware boot of an HVM guest. */
 export type BootImage =
@@ -17,7 +18,7 @@ export type BootImage =
     readonly kernelPath?: string;
     readonly ramdiskPath?: string;
   }
-  | { readonly mode: "bios"; readonly bootOrder: string };
+  | { readonly mode: "bios"; readonly bootOrder: string; readonly cmos: CmosBootOrder };
 
 export interface DomainOps {
   planBoot(config: DomainConfig, dom0: Dom0Resources): BootImage;

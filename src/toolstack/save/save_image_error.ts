@@ -80,3 +80,18 @@ export class SaveImageError extends Error {
     this.reason = reason;
   }
 }
+
+/** What a pure decoder returns: a value, or the failure without its site (the reader adds that). */
+export type Decoded<T> =
+  | { ok: true; value: T }
+  | { ok: false; code: SaveImageErrorCode; reason: string };
+
+/** A successful {@link Decoded}. */
+export function decoded<T>(value: T): Decoded<T> {
+  return { ok: true, value };
+}
+
+/** A failed {@link Decoded}. */
+export function refused<T = never>(code: SaveImageErrorCode, reason: string): Decoded<T> {
+  return { ok: false, code, reason };
+}

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { assertRunOk, Scheduler } from "../sim/scheduler.ts";
-import { ScriptedLink } from "../xenstore/client/scripted_link.ts";
-import { XsClient } from "../xenstore/client/client.ts";
-import { bytes } from "../xenstore/wire/message.ts";
+import { assertRunOk, Scheduler } from "../../sim/scheduler.ts";
+import { ScriptedLink } from "./scripted_link.ts";
+import { XsClient } from "./client.ts";
+import { bytes } from "../wire/message.ts";
 import { clockedLink } from "./clocked_link.ts";
 
 Deno.test("clocked link: each hop is a clock event, after the latency, in order", async () => {

@@ -8,8 +8,8 @@
  * while a request is still in flight (`Scheduler`, "Async code on virtual
  * time"). Order is kept: timers with equal due times run in insertion order.
  */
-import type { Clock } from "../sim/clock.ts";
-import type { XsLink } from "../xenstore/client/link.ts";
+import type { Clock } from "../../sim/clock.ts";
+import type { XsLink } from "./link.ts";
 
 /** `inner`, with both directions delivered through `clock` timers. */
 export function clockedLink(inner: XsLink, clock: Clock, latencyNs = 0): XsLink {

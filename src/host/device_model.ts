@@ -1,0 +1,110 @@
+/**
+ * @module
+ * The device model of an HVM domain (QEMU's part, in dom0) as the emulated
+ * PC its firmware and OS reach (`HvmPlatform`): the CMOS boot order
+ * (lifecycle-and-migration.md §2.4), the disks, CD-ROMs and NIC boot ROMs
+ * the BIOS probes, COM1, and PIIX4 PM1a_CNT, where S5 becomes Xen's remote
+ * shutdown (poweroff) and S3 sets HVM_PARAM_ACPI_S_STATE (§3.9, §7.1);
+ * a system reset becomes SHUTDOWN_reboot.
+ */
+import type { Hypervisor } from "../hv/hypervisor.ts";
+import { HVM_PARAM_ACPI_S_STATE } from "../hv/hvm_params.ts";
+import { SHUTDOWN_poweroff, SHUTDOWN_reboot } from "../hv/xen_abi.ts";
+import type { Trace } from "../sim/trace.ts";
+import type { BiosDevice, BiosKind } from "../platform/bios_boot.ts";
+import { CMOS_BOOTFLAG1, CMOS_BOOTFLAG2, type CmosBootOrder } from "../platform/cmos_boot_order.ts";
+import {
+  ACPI_SLP_EN,
+  ACPI_SLP_TYP_S3,
+  ACPI_SLP_TYP_S5,
+  ACPI_SLP_TYP_SHIFT,
+  type HvmPlatform,
+} from "../guest-agents/hvm_platform.ts";
+
+/** Lines of COM1 output kept per domain. */
+export const SERIAL_LINES_MAX = 10_000;
+
+export interface DeviceModelOptions {
+  readonly bios?: BiosKind;
+  /** CMOS bytes for `-boot order=` (from the boot plan). */
+  readonly cmos: CmosBootOrder;
+  /** What the BIOS finds, in probe order. */
+  readonly devices: readonly BiosDevice[];
+}
+
+export class DeviceModel implements HvmPlatform {
+  readonly bios: BiosKind;
+  readonly serial: string[] = [];
+  readonly #hv: Hypervisor;
+  readonly #trace: Trace;
+  readonly #domid: number;
+  readonly #cmos: CmosBootOrder;
+  readonly #devices: readonly BiosDevice[];
+  #partial = "";
+
+  constructor(hv: Hypervisor, domid: number, trace: Trace, opts: DeviceModelOptions) {
+    this.#hv = hv;
+    this.#trace = trace;
+    this.#domid = domid;
+    this.bios = opts.bios ?? "seabios";
+    this.#cmos = opts.cmos;
+    this.#devices = opts.devices;
+  }
+
+  cmosRead(reg: number): number {
+    if (reg === CMOS_BOOTFLAG2) return this.#cmos.reg3d;
+    if (reg === CMOS_BOOTFLAG1) return this.#cmos.reg38;
+    return 0;
+  }
+
+  probeBootDevices(): readonly BiosDevice[] {
+    return this.#devices;
+  }
+
+  serialWrite(bytes: Uint8Array): void {
+    const lines = (this.#partial + new TextDecoder().decode(bytes)).split("\n");
+    this.#partial = lines.pop()!;
+    this.serial.push(...lines);
+    if (this.serial.length > SERIAL_LINES_MAX) {
+      this.serial.splice(0, this.serial.length - SERIAL_LINES_MAX);
+    }
+  }
+
+  /** QEMU's reset request under Xen: the domain reboots. */
+  reset(): void {
+    this.#trace.emit({ src: "qemu", dom: this.#domid, reset: true });
+    this.#shutdown(SHUTDOWN_reboot);
+  }
+
+  /** QEMU's acpi_pm1_cnt_write: S5 (soft off) → remote shutdown; S3 → ACPI_S_STATE. */
+  pm1aCntWrite(value: number): void {
+    this.#trace.emit({ src: "qemu", dom: this.#domid, pm1aCnt: value });
+    if ((value & ACPI_SLP_EN) === 0) return;
+    const slpTyp = (value >> ACPI_SLP_TYP_SHIFT) & 7;
+    if (slpTyp === ACPI_SLP_TYP_S5) this.#shutdown(SHUTDOWN_poweroff);
+    else if (slpTyp === ACPI_SLP_TYP_S3) {
+      const r = this.#hv.hypercall(0, {
+        hc: "hvm_op",
+        op: "set_param",
+        domid: this.#domid,
+        index: HVM_PARAM_ACPI_S_STATE,
+        value: 3,
+      });
+      if (r.ret < 0) throw new Error(`device model: S3 on domain ${this.#domid}: ${r.ret}`);
+    }
+  }
+
+  #shutdown(reason: number): void {
+    const r = this.#hv.hypercall(0, {
+      hc: "sched_op",
+      op: "remote_shutdown",
+      domid: this.#domid,
+      reason,
+    });
+    if (r.ret < 0) {
+      throw new Error(
+        `device model: remote_shutdown(${reason}) of domain ${this.#domid}: ${r.ret}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * @module
+ * A whole Xen host in one process (ARCHITECTURE.md "One host"): the
+ * emulated hypervisor, xenstored on it, dom0's backends (netback, blkback,
+ * xenconsoled), the toolstack, and for every domain it builds the guest
+ * agent that plays the guest's kernel (and, for HVM, its device model).
+ * On the simulation clock (the default) everything runs on virtual time
+ * from one seed; with the system clock it is the `deno task host` process.
+ */
+import { Hypervisor } from "../hv/mod.ts";
+import type { Clock } from "../sim/clock.ts";
+import { Faults, type FaultSpec } from "../sim/faults.ts";
+import { Rng } from "../sim/rng.ts";
+import { assertRunOk, Scheduler } from "../sim/scheduler.ts";
+import { NULL_TRACE, type Trace } from "../sim/trace.ts";
+import { XsClient } from "../xenstore/client/client.ts";
+import { clockedLink } from "../xenstore/client/clocked_link.ts";
+import type { XsLink } from "../xenstore/client/link.ts";
+import type { GuestAgent, GuestKind } from "../guest-agents/guest_agent.ts";
+import { startGuestAgent } from "../guest-agents/guest_agent.ts";
+import { inProcessGuestEnv } from "../guest-agents/in_process_env.ts";
+import { startBlkback } from "../toolstack/backends/blkback.ts";
+import { startNetback } from "../toolstack/backends/netback.ts";
+import { startXenconsoled, type Xenconsoled } from "../toolstack/backends/xenconsoled.ts";
+import type { BackendEnv } from "../toolstack/backends/backend_env.ts";
+import type { BackendBus } from "../toolstack/backends/backend_bus.ts";
+import type { CreatedDomain } from "../toolstack/create/create_domain.ts";
+import type { DomainConfig } from "../toolstack/domain_config.ts";
+import type { Dom0Resources, ToolstackContext } from "../toolstack/toolstack_context.ts";
+import { Toolstack, type ToolstackEvent } from "../toolstack/toolstack.ts";
+import { DeviceModel } from "./device_model.ts";
+import { libxlDomainOps } from "../toolstack/create/libxl_domain_ops.ts";
+import { type XenstoredOnHv, xenstoredOnHypervisor } from "./xenstored_on_hv.ts";
+
+export interface HostOptions {
+  /** One seed for every choice (default 1). */
+  readonly seed?: number;
+  /** A real clock for `deno task host`; absent: a simulation {@link Scheduler}. */
+  readonly clock?: Clock;
+  readonly trace?: (clock: Clock) => Trace;
+  /** Bridges `vif-bridge` finds (default `xenbr0`). */
+  readonly bridges?: readonly string[];
+  /** dom0's files: kernels, ramdisks, disk images. */
+  readonly files?: ReadonlyMap<string, Uint8Array>;
+  /** Named fault points (`hotplug.vif.fail`, ...) for the backends and devices. */
+  readonly faults?: FaultSpec;
+  readonly onEvent?: (e: ToolstackEvent) => void;
+}
+
+/** Frontend ring pages each guest gets below its top special pages. */
+export const GUEST_RING_PAGES = 16;
+
+export class Host {
+  readonly clock: Clock;
+  readonly sched: Scheduler | undefined;
+  readonly rng: Rng;
+  readonly trace: Trace;
+  readonly hv: Hypervisor;
+  readonly xenstore: XenstoredOnHv;
+  readonly dom0: Dom0Resources;
+  readonly faults: Faults;
+  readonly guests = new Map<number, GuestAgent>();
+  readonly deviceModels = new Map<number, DeviceModel>();
+  readonly files: Map<string, Uint8Array>;
+  toolstack!: Toolstack;
+  xenconsoled!: Xenconsoled;
+  #backends: BackendBus[] = [];
+
+  private constructor(opts: HostOptions) {
+    this.sched = opts.clock ? undefined : new Scheduler();
+    this.clock = opts.clock ?? this.sched!;
+    this.rng = new Rng(opts.seed ?? 1);
+    this.trace = opts.trace?.(this.clock) ?? NULL_TRACE;
+    this.faults = new Faults(this.rng.fork("faults"), opts.faults ?? {});
+    this.hv = new Hypervisor({ clock: this.clock, rng: this.rng.fork("hv"), trace: this.trace });
+    this.xenstore = xenstoredOnHypervisor(this.hv, { clock: this.clock, trace: this.trace });
+    this.files = new Map(opts.files ?? []);
+    const files = this.files;
+    this.dom0 = { bridges: new Set(opts.bridges ?? ["xenbr0"]), readFile: (p) => files.get(p) };
+  }
+
+  /** Starts a host: dom0's xenstore entries, backends, toolstack monitor. */
+  static async start(opts: HostOptions = {}): Promise<Host> {
+    const h = new Host(opts);
+    await h.run(h.#boot(opts));
+    return h;
+  }
+
+  async #boot(opts: HostOptions): Promise<void> {
+    const tc = this.#toolstackContext();
+    // xen-init-dom0 (xenstore-protocol.md §8.1).
+    await tc.xs.write("/local/domain/0/name", "Domain-0");
+    await tc.xs.write("/local/domain/0/domid", "0");
+    await tc.xs.write("/tool/xenstored/domid", "0");
+    this.#backends = [
+      await startNetback(this.#backendEnv()),
+      await startBlkback(this.#backendEnv()),
+    ];
+    this.xenconsoled = await startXenconsoled(this.#backendEnv());
+    this.toolstack = new Toolstack(tc, libxlDomainOps(this.faults), {
+      built: (domid, config, created) => this.#startGuest(domid, config, created),
+      event: opts.onEvent,
+    });
+    await this.toolstack.start();
+  }
+
+  /** A dom0 xenstore client (messages cross as clock events). */
+  dom0Client(): XsClient {
+    return new XsClient(this.#link(0));
+  }
+
+  #link(domid: number): XsLink {
+    return clockedLink(this.xenstore.xenstored.connectInProcess(domid), this.clock);
+  }
+
+  #toolstackContext(): ToolstackContext {
+    const hv = this.hv;
+    return {
+      xs: this.dom0Client(),
+      hypercall: (c) => hv.hypercall(0, c),
+      foreignMap: (domid, pfns, writable) => {
+        const r = hv.foreignMap(0, domid, [...pfns], writable);
+        if (!r.mapping) throw new Error(`foreign map of domain ${domid}: ${r.ret}`);
+        return r.mapping;
+      },
+      clock: this.clock,
+      rng: this.rng.fork("toolstack"),
+      trace: this.trace,
+      dom0: this.dom0,
+      sleep: (ns) => new Promise((r) => this.clock.setTimer(ns, r)),
+    };
+  }
+
+  #backendEnv(): BackendEnv {
+    const hv = this.hv;
+    return {
+      xs: this.dom0Client(),
+      hypercall: (c) => hv.hypercall(0, c),
+      clock: this.clock,
+      trace: this.trace,
+      dom0: this.dom0,
+      faults: this.faults,
+      grantPage: (handle) => hv.grantPage(0, handle),
+      onPort: (port, fn) => hv.onPort(0, port, fn),
+    };
+  }
+
+  /** The kernel a domain runs: which agent, as the config says (PVH boots like PVHVM). */
+  static guestKind(c: DomainConfig): GuestKind {
+    if (c.type === "pv") return "pv";
+    return c.type === "hvm" && !c.guest.pvDrivers ? "hvm" : "pvhvm";
+  }
+
+  #startGuest(domid: number, c: DomainConfig, created: CreatedDomain): void {
+    const kind = Host.guestKind(c);
+    const pages = c.memoryMb * 256;
+    let platform: DeviceModel | undefined;
+    if (c.type === "hvm" && created.boot.mode === "bios") {
+      platform = new DeviceModel(this.hv, domid, this.trace, {
+        cmos: created.boot.cmos,
+        devices: c.disks.map((d) => ({
+          kind: d.deviceType === "cdrom" ? "cdrom" as const : "disk" as const,
+          name: d.vdev,
+          // A disk boots if its image exists and is not empty (no MBR model).
+          bootable: (this.files.get(d.target)?.length ?? 0) > 0,
+        })),
+      });
+      this.deviceModels.set(domid, platform);
+    }
+    const store = { frame: created.built.storeFrame, port: created.storePort };
+    const env = inProcessGuestEnv({
+      hv: this.hv,
+      domid,
+      clock: this.clock,
+      rng: this.rng.fork(`guest-${domid}`),
+      trace: this.trace,
+      platform,
+      openXenstore: (frame, port) => {
+        if (frame !== store.frame || port !== store.port) {
+          return Promise.reject(
+            new Error(
+              `domain ${domid}: xenstore ring ${frame}/port ${port} is not the introduced ${store.frame}/${store.port}`,
+            ),
+          );
+        }
+        return Promise.resolve(this.xenstore.xenstored.connectInProcess(domid));
+      },
+    });
+    const agent = startGuestAgent(env, {
+      kind,
+      profile: c.guest.profile,
+      sharedInfoPfn: pages - 3,
+      ringPfnBase: pages - 3 - GUEST_RING_PAGES,
+      ringPages: GUEST_RING_PAGES,
+    });
+    agent.ready.catch(() => {}); // failures show in the agent's state and trace
+    this.guests.set(domid, agent);
+  }
+
+  /**
+   * Waits for `p`: on the simulation clock, by running the scheduler until
+   * it settles (bounded); on a real clock, by awaiting it.
+   */
+  async run<T>(p: Promise<T>, maxEvents = 5_000_000): Promise<T> {
+    if (!this.sched) return await p;
+    let done = false;
+    const r = p.finally(() => (done = true));
+    r.catch(() => {});
+    assertRunOk(await this.sched.runUntilAsync(() => done, { maxEvents }));
+    return await r;
+  }
+
+  /** Runs virtual time forward by `ns` (simulation only). */
+  async advance(ns: number): Promise<void> {
+    if (!this.sched) throw new Error("advance() needs the simulation clock");
+    assertRunOk(await this.sched.runAsync({ untilNs: this.sched.nowNs() + ns }));
+  }
+
+  async stop(): Promise<void> {
+    await this.run(this.toolstack.stop());
+    for (const g of this.guests.values()) g.stop();
+    for (const b of this.#backends) b.stop?.();
+    this.xenstore.close();
+  }
+}

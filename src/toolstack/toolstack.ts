@@ -9,7 +9,10 @@
  * Everything it knows it can re-read from xenstore and the hypervisor; the
  * configs it keeps are what xl keeps to re-create a domain on reboot.
  */
-import { decodeDominf } from "../hv/domain_info.ts";
+import { decodeDominf, type DomainInfo } from "../hv/domain_info.ts";
+import { DOMAIN_LOOKUP_MAX, type DomainRef, lookupDomain } from "./lifecycle/domain_lookup.ts";
+import { formatXlList } from "./lifecycle/xl_list.ts";
+import { type PowerOp, powerStateOfDominf, transition } from "./lifecycle/power_state.ts";
 import { NS_PER_S } from "../sim/clock.ts";
 import { type CreatedDomain, createDomain, type CreateOptions } from "./create/create_domain.ts";
 import { destroyDomain } from "./create/destroy_domain.ts";
@@ -106,31 +109,56 @@ export class Toolstack {
     return d;
   }
 
-  /** Resolves a user's domain argument: name, then domid, then UUID (§2.6). */
+  /** Every domain the hypervisor has, with its name from xenstore and its handle. */
+  async domainRefs(): Promise<(DomainRef & { info: DomainInfo })[]> {
+    const r = this.tc.hypercall({
+      hc: "sysctl",
+      op: "getdomaininfolist",
+      firstDomain: 0,
+      maxDomains: DOMAIN_LOOKUP_MAX,
+    });
+    const out: (DomainRef & { info: DomainInfo })[] = [];
+    for (const info of r.infos ?? []) {
+      const name = await this.tc.xs.readString(`/local/domain/${info.domain}/name`).catch(() => "");
+      out.push({ domid: info.domain, name, uuid: info.handle, info });
+    }
+    return out;
+  }
+
+  /** Resolves a user's domain argument as xend did: name, then domid, then UUID (§2.6). */
   async lookup(arg: string): Promise<number> {
-    const ids = await this.tc.xs.directory("/local/domain").catch(() => [] as string[]);
-    for (const id of ids) {
-      if (
-        (await this.tc.xs.readString(`/local/domain/${id}/name`).catch(() => undefined)) === arg
-      ) return Number(id);
-    }
-    if (/^\d+$/.test(arg) && this.#exists(Number(arg))) return Number(arg);
-    for (const id of ids) {
-      const vm = await this.tc.xs.readString(`/local/domain/${id}/vm`).catch(() => "");
-      if (vm === `/vm/${arg}`) return Number(id);
-    }
-    throw new Error(`${arg} is an invalid domain identifier`);
+    return lookupDomain(arg, await this.domainRefs(), "xend").domid;
   }
 
-  #exists(domid: number): boolean {
-    return this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid }).ret === 0;
+  /** `xl list`: the columns and formats of xl's `list_domains`. */
+  async list(): Promise<string> {
+    const refs = await this.domainRefs();
+    return formatXlList(
+      refs.map((r) => ({ name: r.domid === 0 ? r.name || "Domain-0" : r.name, info: r.info })),
+    );
   }
 
-  pause(domid: number): void {
+  /**
+   * Checks `op` against the domain's Xen API power state (derived from
+   * getdomaininfo, §1.3): an illegal request throws a PowerStateError naming
+   * the state and the operations allowed from it.
+   */
+  async checkPower(domid: number, op: PowerOp): Promise<void> {
+    const info = this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid }).info;
+    if (!info) throw new Error(`no domain ${domid}`);
+    const name = await this.tc.xs.readString(`/local/domain/${domid}/name`).catch(() =>
+      `domain ${domid}`
+    );
+    transition(powerStateOfDominf(info.flags), { op }, name);
+  }
+
+  async pause(domid: number): Promise<void> {
+    await this.checkPower(domid, "pause");
     check(this.tc.hypercall({ hc: "domctl", op: "pausedomain", domid }), "pause", domid);
   }
 
-  unpause(domid: number): void {
+  async unpause(domid: number): Promise<void> {
+    await this.checkPower(domid, "unpause");
     check(this.tc.hypercall({ hc: "domctl", op: "unpausedomain", domid }), "unpause", domid);
   }
 
@@ -140,6 +168,7 @@ export class Toolstack {
     opts: { reboot?: boolean; wait?: boolean; force?: boolean } = {},
   ): Promise<void> {
     const request = opts.reboot ? "reboot" : "poweroff";
+    await this.checkPower(domid, opts.reboot ? "clean_reboot" : "clean_shutdown");
     const waiter = opts.wait ? this.#waitShutdownOrDeath(domid) : undefined;
     await sendControlRequest(this.tc, domid, request, { force: opts.force });
     await waiter?.promise;
@@ -151,6 +180,7 @@ export class Toolstack {
 
   /** `xl destroy`. */
   async destroy(domid: number): Promise<void> {
+    if (domid === 0) throw new Error("refusing to destroy domain 0 (xl destroy 0 needs -f)");
     await destroyDomain(this.tc, this.#ops, domid, { force: true });
   }
 

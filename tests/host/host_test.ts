@@ -186,3 +186,63 @@ Deno.test("host: the same seed gives the same trace, byte for byte", async () =>
   assert.equal(a, b);
   assert.notEqual(a, c);
 });
+
+Deno.test("host: xl list, lookup by name, domid or uuid, pause/unpause, and an illegal request refused with the allowed ops", async () => {
+  const { h } = await host(7);
+  const d = await h.run(h.toolstack.create(cfg(PV_PYGRUB)));
+  await h.run(h.guests.get(d.domid)!.ready);
+  const ts = h.toolstack;
+  for (const arg of ["web", String(d.domid), d.created.uuid]) {
+    assert.equal(await h.run(ts.lookup(arg)), d.domid, arg);
+  }
+  await assert.rejects(h.run(ts.lookup("nope")), /Domain 'nope' does not exist/);
+  await h.run(ts.pause(d.domid));
+  const listed = await h.run(ts.list());
+  const lines = listed.trimEnd().split("\n");
+  assert.match(lines[0], /^Name\s+ID\s+Mem VCPUs\s+State\s+Time\(s\)$/);
+  assert.match(lines[1], /^Domain-0\s+0\s/);
+  assert.match(lines[2], new RegExp(`^web\\s+${d.domid}\\s+16\\s+1\\s+--p---`));
+  await assert.rejects(
+    h.run(ts.pause(d.domid)),
+    /cannot pause: domain "web" is Paused; allowed: .*unpause/,
+  );
+  await assert.rejects(
+    h.run(ts.shutdown(d.domid)),
+    /cannot clean_shutdown: domain "web" is Paused/,
+  );
+  await h.run(ts.unpause(d.domid));
+  assert.match((await h.run(ts.list())).split("\n")[2], /\s-b----|\sr-----/);
+  await h.stop();
+});
+
+Deno.test("host: HVM with BIOS boot order and PV direct-kernel boot show in what the guest receives", async () => {
+  const { h, trace } = await host(8);
+  const hvm = await h.run(h.toolstack.create(cfg(`name = "win"
+type = "hvm"
+memory = 16
+boot = "dc"
+disk = [ "/images/win.img,raw,hda,w", ",raw,hdc,r,devtype=cdrom" ]
+xenlab_guest = "pv_drivers=0"
+`)));
+  await h.run(h.guests.get(hvm.domid)!.ready);
+  const boots = trace.lines.filter((l) => l.includes('"bios_boot"'));
+  assert.equal(boots.length, 1, boots.join("\n"));
+  assert.match(boots[0], /"device":"hda"/, "the empty CD fails, the disk boots (order d then c)");
+  const pv = await h.run(h.toolstack.create(cfg(`name = "direct"
+memory = 16
+kernel = "/boot/vmlinuz-direct"
+extra = "console=hvc0"
+root = "/dev/xvda1"
+`)));
+  await h.run(h.guests.get(pv.domid)!.ready);
+  const xs = h.dom0Client();
+  assert.equal(
+    await h.run(xs.readString(`/vm/${pv.created.uuid}/image/kernel`)),
+    "/boot/vmlinuz-direct",
+  );
+  assert.equal(
+    await h.run(xs.readString(`/vm/${pv.created.uuid}/image/cmdline`)),
+    "root=/dev/xvda1 console=hvc0",
+  );
+  await h.stop();
+});

@@ -109,6 +109,11 @@ async function vifBridgeOnline(h: HotplugHost, dev: DeviceRef, be: string): Prom
 
 async function blockAdd(h: HotplugHost, dev: DeviceRef, be: string): Promise<number> {
   const params = await h.xs.read(`${be}/params`);
+  // An empty CD-ROM drive (`,raw,hdc,r,devtype=cdrom`): no medium, nothing
+  // to set up; the drive exists and is empty.
+  if (params === "" && (await h.xs.read(`${be}/device-type`)) === "cdrom") {
+    return await success(h, be);
+  }
   if (params === undefined || h.dom0.readFile(params) === undefined) {
     return await fatal(h, be, `${params ?? "(no params)"} does not exist.`);
   }

@@ -42,6 +42,10 @@ export interface HostOptions {
   readonly bridges?: readonly string[];
   /** dom0's files: kernels, ramdisks, disk images. */
   readonly files?: ReadonlyMap<string, Uint8Array>;
+  /** dom0's file system instead (the real host reads its own files). */
+  readonly readFile?: (path: string) => Uint8Array | undefined;
+  /** Guests whose kernel runs elsewhere (`deno task guest`): no in-process agent. */
+  readonly externalGuests?: boolean;
   /** Named fault points (`hotplug.vif.fail`, ...) for the backends and devices. */
   readonly faults?: FaultSpec;
   readonly onEvent?: (e: ToolstackEvent) => void;
@@ -65,6 +69,7 @@ export class Host {
   toolstack!: Toolstack;
   xenconsoled!: Xenconsoled;
   #backends: BackendBus[] = [];
+  readonly #externalGuests: boolean;
 
   private constructor(opts: HostOptions) {
     this.sched = opts.clock ? undefined : new Scheduler();
@@ -76,7 +81,11 @@ export class Host {
     this.xenstore = xenstoredOnHypervisor(this.hv, { clock: this.clock, trace: this.trace });
     this.files = new Map(opts.files ?? []);
     const files = this.files;
-    this.dom0 = { bridges: new Set(opts.bridges ?? ["xenbr0"]), readFile: (p) => files.get(p) };
+    this.dom0 = {
+      bridges: new Set(opts.bridges ?? ["xenbr0"]),
+      readFile: opts.readFile ?? ((p) => files.get(p)),
+    };
+    this.#externalGuests = opts.externalGuests ?? false;
   }
 
   /** Starts a host: dom0's xenstore entries, backends, toolstack monitor. */
@@ -167,6 +176,7 @@ export class Host {
       });
       this.deviceModels.set(domid, platform);
     }
+    if (this.#externalGuests) return; // `deno task guest` attaches over WebSocket
     const store = { frame: created.built.storeFrame, port: created.storePort };
     const env = inProcessGuestEnv({
       hv: this.hv,

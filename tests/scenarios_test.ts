@@ -1,0 +1,45 @@
+/**
+ * Every scenario runs to OK on a fixed seed, its summary says what it
+ * showed, and the same seed gives the same trace byte for byte.
+ */
+import assert from "node:assert/strict";
+import { runScenario } from "../scenarios/run_scenario.ts";
+import { SCENARIOS, scenarioByName } from "../scenarios/registry.ts";
+
+for (const s of SCENARIOS) {
+  Deno.test(`scenario ${s.name}: runs to OK on seed 1`, async () => {
+    const r = await runScenario(s, { seed: 1 });
+    assert.ok(r.ok, `${r.error}\nreproduce: ${r.reproduce}`);
+    assert.ok(r.summary.length > 0);
+    assert.ok(r.timeline.length > 0);
+  });
+}
+
+Deno.test("scenario runner: same seed, same trace; another seed, another trace", async () => {
+  const s = scenarioByName("reboot")!;
+  const a = await runScenario(s, { seed: 11 }), b = await runScenario(s, { seed: 11 });
+  const c = await runScenario(s, { seed: 12 });
+  assert.equal(a.trace.join("\n"), b.trace.join("\n"));
+  assert.notEqual(a.trace.join("\n"), c.trace.join("\n"));
+});
+
+Deno.test("scenario runner: the summaries say what users see", async () => {
+  const never = await runScenario(scenarioByName("shutdown-never-ack")!, { seed: 1 });
+  assert.match(never.summary[0], /^after 60 s of virtual time: ERROR_TIMEDOUT: guest didn't acknowledge control request/);
+  const hot = await runScenario(scenarioByName("hotplug-failure")!, { seed: 1 });
+  assert.match(hot.summary[0], /during register watches: .*Could not find bridge device xenbr9/);
+  assert.doesNotMatch(hot.summary[1], /lost/, "nothing of the failed domain is listed");
+});
+
+Deno.test("scenario runner: a failing scenario is a result with the command that reproduces it", async () => {
+  const r = await runScenario({
+    name: "always-fails",
+    description: "test",
+    run() {
+      return Promise.reject(new Error("boom"));
+    },
+  }, { seed: 42 });
+  assert.equal(r.ok, false);
+  assert.equal(r.error, "Error: boom");
+  assert.equal(r.reproduce, "deno task scenario always-fails --seed 42");
+});

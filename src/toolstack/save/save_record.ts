@@ -225,5 +225,9 @@ export function applyRecord(img: SaveImage, r: SaveRecord): void {
     case "STATIC_DATA_END":
     case "END":
       return;
+    default: {
+      const unhandled: never = r;
+      throw new Error(`applyRecord: unhandled record ${JSON.stringify(unhandled)}`);
+    }
   }
 }

@@ -33,6 +33,7 @@
  *
  * @example
  * ```ts
+ * import { PFINFO, SaveStreamWriter } from "./mod.ts";
  * const chunks: Uint8Array[] = [];
  * const w = new SaveStreamWriter((c) => void chunks.push(c.slice()), {
  *   domainType: "hvm", xenVersion: { major: 4, minor: 17 }, xlConfigJson: "{}",

@@ -15,6 +15,8 @@ import { Credentials } from "../xenstore/server/credentials.ts";
 import { UnixTransport } from "../xenstore/server/unix_transport.ts";
 import { WebSocketTransport } from "../xenstore/server/websocket_transport.ts";
 import { Xenstored } from "../xenstore/server/xenstored.ts";
+import { runScenario } from "../../scenarios/run_scenario.ts";
+import { scenarioByName } from "../../scenarios/registry.ts";
 
 const rundir = await Deno.makeTempDir({ dir: "/tmp", prefix: "xenlab-demo" });
 const server = new Xenstored();
@@ -116,14 +118,32 @@ try {
   console.log(`/local/domain/5/data still there: ${await dom0.exists("/local/domain/5/data")}`);
   agent.close();
   dom0.close();
-  console.log(
-    `\ndemo done: xenstored served ${
-      haveUtils ? "libxenstore, " : ""
-    }WebSocket and in-process clients.`,
-  );
 } finally {
   server.shutdown();
   await unix.stop();
   await ws.stop();
   await Deno.remove(join(rundir), { recursive: true });
 }
+
+// Part 2: a whole host on virtual time (the headline scenario).
+say("a simulated Xen host on virtual time (deno task scenario headline --seed 1)");
+const result = await runScenario(scenarioByName("headline")!, { seed: 1 });
+const milestones = result.timeline.filter((l) =>
+  /toolstack|ev=state|bios_boot|remote_shutdown|shutdown /.test(l)
+);
+for (const l of milestones.slice(0, 40)) console.log(l);
+if (milestones.length > 40) {
+  console.log(`   ... ${milestones.length - 40} more lines: deno task scenario headline`);
+}
+console.log("");
+for (const l of result.summary) console.log(l);
+if (!result.ok) {
+  console.log(`FAILED: ${result.error}\nreproduce with: ${result.reproduce}`);
+  Deno.exit(1);
+}
+console.log(
+  `\ndemo done: xenstored served ${
+    haveUtils ? "libxenstore, " : ""
+  }WebSocket and in-process clients; ` +
+    `a simulated host booted, stopped and rebooted PV, PVHVM and HVM guests (${result.trace.length} events, seed 1).`,
+);

@@ -1,0 +1,57 @@
+/**
+ * @module
+ * `headline`: the demo's host part. Boots a PV guest (pygrub), a PVHVM
+ * guest and an HVM guest without PV drivers, lists them, then shows the
+ * three ways they stop: a clean `xl shutdown` (acknowledged, poweroff,
+ * on_poweroff=destroy), `xl reboot` (on_reboot=restart: a new domain), and
+ * the ACPI power button for the guest that has no PV drivers (`-F`).
+ * Suspend, resume, save, restore and checkpoint join it with issue 5.
+ */
+import { DEBIAN_IMAGE, HVM_DISK, standardFiles } from "./images.ts";
+import type { Scenario } from "./scenario.ts";
+
+export const headline: Scenario = {
+  name: "headline",
+  description: "boot PV, PVHVM and HVM guests; shutdown, reboot, ACPI power button",
+  files: standardFiles,
+  async run({ host, config, say }) {
+    const ts = host.toolstack;
+    const pv = await host.run(ts.create(config(`name = "pv-web"
+memory = 32
+bootloader = "pygrub"
+disk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]
+vif = [ "bridge=xenbr0" ]
+`)));
+    const pvhvm = await host.run(ts.create(config(`name = "pvhvm-db"
+type = "hvm"
+memory = 32
+disk = [ "${HVM_DISK},raw,xvda,w" ]
+vif = [ "bridge=xenbr0" ]
+`)));
+    const hvm = await host.run(ts.create(config(`name = "hvm-legacy"
+type = "hvm"
+memory = 32
+boot = "c"
+disk = [ "${HVM_DISK},raw,hda,w" ]
+xenlab_guest = "pv_drivers=0"
+`)));
+    for (const d of [pv, pvhvm, hvm]) await host.run(host.guests.get(d.domid)!.ready);
+    say("three guests booted:");
+    say((await host.run(ts.list())).trimEnd());
+    await host.run(ts.shutdown(pv.domid, { wait: true }));
+    say(`pv-web: xl shutdown → acknowledged → SHUTDOWN_poweroff → on_poweroff=destroy`);
+    await host.run(ts.shutdown(pvhvm.domid, { reboot: true }));
+    await host.advance(5e9);
+    say(
+      `pvhvm-db: xl reboot → SHUTDOWN_reboot → on_reboot=restart as domain ${await host.run(
+        ts.lookup("pvhvm-db"),
+      )}`,
+    );
+    await host.run(ts.shutdown(hvm.domid, { force: true }));
+    await host.advance(5e9);
+    say(
+      `hvm-legacy: no PV drivers, so xl shutdown -F pressed the ACPI power button → S5 → device model → poweroff`,
+    );
+    say((await host.run(ts.list())).trimEnd());
+  },
+};

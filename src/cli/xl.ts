@@ -14,6 +14,8 @@ const USAGE = `Usage: deno task xl [--rundir DIR] <command> [args]
   pause DOM | unpause DOM  pause / unpause
   shutdown [-w] [-F] DOM   ask the guest to power off (-w: wait for it; -F: ACPI power button)
   reboot [-w] [-F] DOM     ask the guest to reboot
+  suspend DOM              suspend (the guest acks control/shutdown; 60 s limits as libxl)
+  resume [-s] DOM          resume a suspended domain (fast/cooperative; -s: slow, guest re-initialises)
   destroy DOM              destroy at once
   sysrq DOM KEY            send a SysRq key
   domid NAME               print a domain's id
@@ -80,6 +82,11 @@ switch (cmd) {
     need(0, "no arguments");
     await Deno.stdout.write(new TextEncoder().encode(String(await call("list", {}))));
     break;
+  case "resume":
+    need(1, "a domain");
+    await call("resume", { dom: positional[0], fast: !flags.has("-s") });
+    break;
+  case "suspend":
   case "pause":
   case "unpause":
   case "destroy":

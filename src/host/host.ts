@@ -19,6 +19,8 @@ import type { XsLink } from "../xenstore/client/link.ts";
 import type { GuestAgent, GuestKind } from "../guest-agents/guest_agent.ts";
 import { startGuestAgent } from "../guest-agents/guest_agent.ts";
 import { inProcessGuestEnv } from "../guest-agents/in_process_env.ts";
+import { linuxSuspend } from "../guest-agents/linux_suspend.ts";
+import type { SuspendHook } from "../guest-agents/suspend_hook.ts";
 import { startBlkback } from "../toolstack/backends/blkback.ts";
 import { startNetback } from "../toolstack/backends/netback.ts";
 import { startXenconsoled, type Xenconsoled } from "../toolstack/backends/xenconsoled.ts";
@@ -44,6 +46,8 @@ export interface HostOptions {
   readonly files?: ReadonlyMap<string, Uint8Array>;
   /** dom0's file system instead (the real host reads its own files). */
   readonly readFile?: (path: string) => Uint8Array | undefined;
+  /** The PV/PVHVM guests' do_suspend (default Linux's); tests replace it. */
+  readonly guestSuspend?: SuspendHook;
   /** Guests whose kernel runs elsewhere (`deno task guest`): no in-process agent. */
   readonly externalGuests?: boolean;
   /** Named fault points (`hotplug.vif.fail`, ...) for the backends and devices. */
@@ -70,6 +74,7 @@ export class Host {
   xenconsoled!: Xenconsoled;
   #backends: BackendBus[] = [];
   readonly #externalGuests: boolean;
+  readonly #guestSuspend: SuspendHook;
 
   private constructor(opts: HostOptions) {
     this.sched = opts.clock ? undefined : new Scheduler();
@@ -86,6 +91,7 @@ export class Host {
       readFile: opts.readFile ?? ((p) => files.get(p)),
     };
     this.#externalGuests = opts.externalGuests ?? false;
+    this.#guestSuspend = opts.guestSuspend ?? linuxSuspend;
   }
 
   /** Starts a host: dom0's xenstore entries, backends, toolstack monitor. */
@@ -199,6 +205,7 @@ export class Host {
     const agent = startGuestAgent(env, {
       kind,
       profile: c.guest.profile,
+      suspend: kind === "hvm" ? undefined : this.#guestSuspend,
       sharedInfoPfn: pages - 3,
       ringPfnBase: pages - 3 - GUEST_RING_PAGES,
       ringPages: GUEST_RING_PAGES,

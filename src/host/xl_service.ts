@@ -46,6 +46,10 @@ export async function xlService(
         wait: a.wait === true,
         force: a.force === true,
       });
+    case "suspend":
+      return await ts.suspend(await ts.lookup(str(a, "dom")));
+    case "resume":
+      return await ts.resume(await ts.lookup(str(a, "dom")), { fast: a.fast !== false });
     case "destroy":
       return await ts.destroy(await ts.lookup(str(a, "dom")));
     case "sysrq":

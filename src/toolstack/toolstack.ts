@@ -19,6 +19,12 @@ import { destroyDomain } from "./create/destroy_domain.ts";
 import type { DomainOps } from "./create/domain_ops.ts";
 import { check } from "./build/hypercall_error.ts";
 import { sendControlRequest, sendSysrq } from "./control_request.ts";
+import {
+  suspendDomain,
+  type SuspendOptions,
+  type SuspendResult,
+} from "./suspend/suspend_domain.ts";
+import { resumeDomain } from "./suspend/resume_domain.ts";
 import type { DomainConfig, ShutdownAction } from "./domain_config.ts";
 import type { ToolstackContext } from "./toolstack_context.ts";
 
@@ -172,6 +178,18 @@ export class Toolstack {
     const waiter = opts.wait ? this.#waitShutdownOrDeath(domid) : undefined;
     await sendControlRequest(this.tc, domid, request, { force: opts.force });
     await waiter?.promise;
+  }
+
+  /** `xl suspend`: libxl's suspend (§3), the domain stays shut down (suspend). */
+  async suspend(domid: number, opts: SuspendOptions = {}): Promise<SuspendResult> {
+    await this.checkPower(domid, "suspend");
+    return await suspendDomain(this.tc, domid, opts);
+  }
+
+  /** `xl resume`: fast (cancelled suspend) unless `fast` is false (§4.1). */
+  async resume(domid: number, opts: { fast?: boolean } = {}): Promise<void> {
+    await this.checkPower(domid, "resume");
+    await resumeDomain(this.tc, domid, { fast: opts.fast ?? true });
   }
 
   sysrq(domid: number, key: string): Promise<void> {

@@ -22,8 +22,12 @@ disk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]
 vif = [ "bridge=xenbr0" ]
 `)));
     await host.run(host.guests.get(pygrub.domid)!.ready);
-    say(`pygrub-pv (domain ${pygrub.domid}): pygrub chose the menu's default entry; the guest's command line is ` +
-      JSON.stringify(host.guests.get(pygrub.domid)!.console.find((l) => l.includes("Command line")) ?? ""));
+    say(
+      `pygrub-pv (domain ${pygrub.domid}): pygrub chose the menu's default entry; the guest's command line is ` +
+        JSON.stringify(
+          host.guests.get(pygrub.domid)!.console.find((l) => l.includes("Command line")) ?? "",
+        ),
+    );
     const direct = await host.run(host.toolstack.create(config(`name = "direct-pv"
 memory = 32
 kernel = "${DIRECT_KERNEL}"
@@ -33,7 +37,11 @@ extra = "console=hvc0"
     await host.run(host.guests.get(direct.domid)!.ready);
     const kernel = await host.run(xs.readString(`/vm/${direct.created.uuid}/image/kernel`));
     const cmdline = await host.run(xs.readString(`/vm/${direct.created.uuid}/image/cmdline`));
-    say(`direct-pv (domain ${direct.domid}): kernel ${kernel} from dom0, command line ${JSON.stringify(cmdline)}`);
+    say(
+      `direct-pv (domain ${direct.domid}): kernel ${kernel} from dom0, command line ${
+        JSON.stringify(cmdline)
+      }`,
+    );
     const hvm = await host.run(host.toolstack.create(config(`name = "bios-hvm"
 type = "hvm"
 memory = 32
@@ -43,7 +51,11 @@ xenlab_guest = "pv_drivers=0"
 `)));
     await host.run(host.guests.get(hvm.domid)!.ready);
     const serial = host.deviceModels.get(hvm.domid)?.serial ?? [];
-    say(`bios-hvm (domain ${hvm.domid}): boot order "dc" → BIOS said: ${serial.filter((l) => /Boot|boot/.test(l)).join(" | ")}`);
+    say(
+      `bios-hvm (domain ${hvm.domid}): boot order "dc" → BIOS said: ${
+        serial.filter((l) => /Boot|boot/.test(l)).join(" | ")
+      }`,
+    );
     say(await host.run(host.toolstack.list()));
   },
 };

@@ -13,12 +13,15 @@ export const HVM_DISK = "/var/lib/xen/images/win.img";
 export function standardFiles(): Map<string, Uint8Array> {
   const kernel = new Uint8Array(24_000).fill(0x90);
   return new Map([
-    [DEBIAN_IMAGE, makeDiskImage({
-      "boot/grub/grub.cfg": "set default=0\nmenuentry 'Debian GNU/Linux, with Linux 6.1.0' {\n" +
-        "  linux /boot/vmlinuz-6.1.0 root=/dev/xvda1 ro quiet\n  initrd /boot/initrd.img-6.1.0\n}\n",
-      "boot/vmlinuz-6.1.0": kernel,
-      "boot/initrd.img-6.1.0": new Uint8Array(8_000).fill(1),
-    })],
+    [
+      DEBIAN_IMAGE,
+      makeDiskImage({
+        "boot/grub/grub.cfg": "set default=0\nmenuentry 'Debian GNU/Linux, with Linux 6.1.0' {\n" +
+          "  linux /boot/vmlinuz-6.1.0 root=/dev/xvda1 ro quiet\n  initrd /boot/initrd.img-6.1.0\n}\n",
+        "boot/vmlinuz-6.1.0": kernel,
+        "boot/initrd.img-6.1.0": new Uint8Array(8_000).fill(1),
+      }),
+    ],
     [DIRECT_KERNEL, kernel],
     [HVM_DISK, new Uint8Array(8192).fill(0x55)],
   ]);

@@ -5,6 +5,7 @@
 import { bootModes } from "./boot_modes.ts";
 import { headline } from "./headline.ts";
 import type { Scenario } from "./scenario.ts";
+import { suspendNeverAck, suspendNoShutdown, suspendResume } from "./suspend_resume.ts";
 import { crashOnRequest, hotplugFailure, reboot, shutdownNeverAck } from "./shutdown_failures.ts";
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -14,6 +15,9 @@ export const SCENARIOS: readonly Scenario[] = [
   shutdownNeverAck,
   crashOnRequest,
   hotplugFailure,
+  suspendResume,
+  suspendNeverAck,
+  suspendNoShutdown,
 ];
 
 export function scenarioByName(name: string): Scenario | undefined {

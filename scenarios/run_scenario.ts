@@ -32,7 +32,12 @@ export async function runScenario(
   let host: Host | undefined;
   let error: string | undefined;
   try {
-    host = await Host.start({ seed: opts.seed, files: s.files?.(), trace: (c) => (trace = new MemoryTrace(c)) });
+    host = await Host.start({
+      ...s.hostOptions?.(),
+      seed: opts.seed,
+      files: s.files?.(),
+      trace: (c) => (trace = new MemoryTrace(c)),
+    });
     const h = host;
     await s.run({
       host: h,

@@ -3,7 +3,7 @@
  * What a scenario is: a named script run on one simulated host, from one
  * seed, that says what it shows (`ctx.say`) and fails loudly.
  */
-import type { Host } from "../src/host/host.ts";
+import type { Host, HostOptions } from "../src/host/host.ts";
 import type { DomainConfig } from "../src/toolstack/domain_config.ts";
 
 export interface ScenarioContext {
@@ -22,5 +22,7 @@ export interface Scenario {
   readonly description: string;
   /** dom0's files (kernels, disk images) this scenario needs. */
   files?(): Map<string, Uint8Array>;
+  /** Host options beyond seed, files and trace (e.g. a guest behaviour). */
+  hostOptions?(): Partial<HostOptions>;
   run(ctx: ScenarioContext): Promise<void>;
 }

@@ -9,7 +9,8 @@ import { ControlRequestError } from "../src/toolstack/control_request.ts";
 import { DEBIAN_IMAGE, standardFiles } from "./images.ts";
 import type { Scenario } from "./scenario.ts";
 
-const cfg = (name: string, profile: string) => `name = "${name}"
+const cfg = (name: string, profile: string) =>
+  `name = "${name}"
 memory = 32
 bootloader = "pygrub"
 disk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]
@@ -44,8 +45,13 @@ export const crashOnRequest: Scenario = {
     await host.run(host.guests.get(d.domid)!.ready);
     await host.run(host.toolstack.shutdown(d.domid, { wait: true }));
     await host.advance(2e9);
-    const gone = host.hv.hypercall(0, { hc: "domctl", op: "getdomaininfo", domid: d.domid }).ret < 0;
-    say(`domain ${d.domid} acknowledged, then crashed; on_crash=destroy → ${gone ? "destroyed" : "still there"}`);
+    const gone =
+      host.hv.hypercall(0, { hc: "domctl", op: "getdomaininfo", domid: d.domid }).ret < 0;
+    say(
+      `domain ${d.domid} acknowledged, then crashed; on_crash=destroy → ${
+        gone ? "destroyed" : "still there"
+      }`,
+    );
     if (!gone) throw new Error("the crashed domain was not destroyed");
   },
 };

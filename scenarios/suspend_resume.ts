@@ -1,0 +1,77 @@
+/**
+ * @module
+ * Suspend and resume of the same domain (lifecycle-and-migration.md §3,
+ * §4.1): `suspend-resume --kind pv|pvhvm|hvm` suspends a booted guest by
+ * the method libxl picks for its kind and resumes it fast (the suspend
+ * hypercall returns 1: "cancelled"); the failure cases users hit are
+ * scenarios of their own.
+ */
+import { SuspendError } from "../src/toolstack/suspend/suspend_domain.ts";
+import { DEBIAN_IMAGE, HVM_DISK, standardFiles } from "./images.ts";
+import type { Scenario } from "./scenario.ts";
+
+const CONFIGS: Record<string, string> = {
+  pv:
+    `name = "pv-guest"\nmemory = 32\nbootloader = "pygrub"\ndisk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
+  pvhvm:
+    `name = "pvhvm-guest"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
+  hvm:
+    `name = "hvm-guest"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,hda,w" ]\nxenlab_guest = "pv_drivers=0"\n`,
+};
+
+export const suspendResume: Scenario = {
+  name: "suspend-resume",
+  description: "suspend a guest (--kind pv|pvhvm|hvm, default pv) and resume it fast",
+  files: standardFiles,
+  async run({ host, config, say, args }) {
+    const kind = args.kind ?? "pv";
+    const text = CONFIGS[kind];
+    if (!text) throw new Error(`--kind must be pv, pvhvm or hvm, not ${JSON.stringify(kind)}`);
+    const d = await host.run(host.toolstack.create(config(text)));
+    await host.run(host.guests.get(d.domid)!.ready);
+    const r = await host.run(host.toolstack.suspend(d.domid));
+    say(`${kind}: suspended by ${r.method} in ${r.tookNs / 1e9} s of virtual time`);
+    say((await host.run(host.toolstack.list())).trimEnd());
+    await host.run(host.toolstack.resume(d.domid));
+    await host.advance(1e9);
+    say(`${kind}: resumed fast (the suspend hypercall returned 1: cancelled; devices kept)`);
+    say((await host.run(host.toolstack.list())).trimEnd());
+  },
+};
+
+export const suspendNeverAck: Scenario = {
+  name: "suspend-never-ack",
+  description: "suspend of a guest that never acknowledges: cancelled after 60 s",
+  files: standardFiles,
+  async run({ host, config, say }) {
+    const d = await host.run(
+      host.toolstack.create(config(CONFIGS.pv + `xenlab_guest = "profile=no-suspend"\n`)),
+    );
+    await host.run(host.guests.get(d.domid)!.ready);
+    try {
+      await host.run(host.toolstack.suspend(d.domid));
+      throw new Error("a guest without suspend support acknowledged");
+    } catch (e) {
+      if (!(e instanceof SuspendError) || !e.cancelled) throw e;
+      say(`${e.code} at ${e.step} after ${e.waitedNs / 1e9} s: ${e.message}`);
+    }
+  },
+};
+
+export const suspendNoShutdown: Scenario = {
+  name: "suspend-no-shutdown",
+  description: "a guest that acknowledges suspend but never suspends: ERROR_GUEST_TIMEDOUT",
+  files: standardFiles,
+  hostOptions: () => ({ guestSuspend: () => new Promise<void>(() => {}) }),
+  async run({ host, config, say }) {
+    const d = await host.run(host.toolstack.create(config(CONFIGS.pv)));
+    await host.run(host.guests.get(d.domid)!.ready);
+    try {
+      await host.run(host.toolstack.suspend(d.domid));
+      throw new Error("the suspend completed");
+    } catch (e) {
+      if (!(e instanceof SuspendError) || e.code !== "ERROR_GUEST_TIMEDOUT") throw e;
+      say(`${e.code} at ${e.step} after ${e.waitedNs / 1e9} s: ${e.message}`);
+    }
+  },
+};

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { runScenario } from "../scenarios/run_scenario.ts";
-import { SCENARIOS, scenarioByName } from "../scenarios/registry.ts";
+import { scenarioByName, SCENARIOS } from "../scenarios/registry.ts";
 
 for (const s of SCENARIOS) {
   Deno.test(`scenario ${s.name}: runs to OK on seed 1`, async () => {
@@ -25,7 +25,10 @@ Deno.test("scenario runner: same seed, same trace; another seed, another trace",
 
 Deno.test("scenario runner: the summaries say what users see", async () => {
   const never = await runScenario(scenarioByName("shutdown-never-ack")!, { seed: 1 });
-  assert.match(never.summary[0], /^after 60 s of virtual time: ERROR_TIMEDOUT: guest didn't acknowledge control request/);
+  assert.match(
+    never.summary[0],
+    /^after 60 s of virtual time: ERROR_TIMEDOUT: guest didn't acknowledge control request/,
+  );
   const hot = await runScenario(scenarioByName("hotplug-failure")!, { seed: 1 });
   assert.match(hot.summary[0], /during register watches: .*Could not find bridge device xenbr9/);
   assert.doesNotMatch(hot.summary[1], /lost/, "nothing of the failed domain is listed");

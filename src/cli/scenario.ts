@@ -7,7 +7,7 @@
  * run prints the command that reproduces it. `--list` lists scenarios.
  */
 import { runScenario } from "../../scenarios/run_scenario.ts";
-import { SCENARIOS, scenarioByName } from "../../scenarios/registry.ts";
+import { scenarioByName, SCENARIOS } from "../../scenarios/registry.ts";
 
 const USAGE = `Usage: deno task scenario NAME [--seed N] [--trace FILE] [--verbose] [--quiet]
        deno task scenario --list
@@ -53,7 +53,9 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === "--verbose") verbose = true;
   else if (a === "--quiet") quiet = true;
   else if (a === "--real") {
-    console.error("scenario: --real (the same script against a host of real processes) is not implemented yet");
+    console.error(
+      "scenario: --real (the same script against a host of real processes) is not implemented yet",
+    );
     Deno.exit(2);
   } else if (a.startsWith("--")) args[a.slice(2)] = value();
   else {

@@ -87,6 +87,8 @@ export class AgentCore {
   #resolveReady!: () => void;
   #rejectReady!: (e: Error) => void;
   #detach: (() => void) | null = null;
+  /** The final `SCHEDOP_shutdown` was made (its answer may still be on its way). */
+  #shutdownMade = false;
   readonly #entries: VcpuContext[] = [];
   #entryWaiter: ((ctx: VcpuContext) => void) | null = null;
   readonly #onStop: (() => void | Promise<void>)[] = [];
@@ -122,8 +124,8 @@ export class AgentCore {
   /** Whether the agent may still act (not stopped, not shut down, not crashed). */
   get alive(): boolean {
     const s = this.#state;
-    return s !== "stopped" && s !== "shutdown" && s !== "crashed" && s !== "failed" &&
-      s !== "halted";
+    return !this.#shutdownMade && s !== "stopped" && s !== "shutdown" && s !== "crashed" &&
+      s !== "failed" && s !== "halted";
   }
 
   /** Emits one guest trace event. */
@@ -225,8 +227,11 @@ export class AgentCore {
    * The kernel's last act: `SCHEDOP_shutdown(reason)` (lifecycle-and-
    * migration.md §7.1 table). Returns the hypercall's ret.
    */
-  machineShutdown(reason: number, why: string): number {
-    const r = this.env.hypercall({ hc: "sched_op", op: "shutdown", reason });
+  async machineShutdown(reason: number, why: string): Promise<number> {
+    // The agent stops acting from the moment the call is made, not when the
+    // answer comes back (over WebSocket that is a round trip later).
+    this.#shutdownMade = true;
+    const r = await this.env.hypercall({ hc: "sched_op", op: "shutdown", reason });
     this.trace("shutdown", { reason: shutdownReasonName(reason), why, ret: r.ret });
     this.setState(reason === SHUTDOWN_crash ? "crashed" : "shutdown");
     return r.ret;

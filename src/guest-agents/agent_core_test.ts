@@ -21,13 +21,15 @@ function env(kernel: { k?: GuestKernel }, calls: unknown[] = []): GuestEnv {
     clock: sched,
     rng: new Rng(1),
     trace: new MemoryTrace(sched),
-    hypercall: ((c: unknown) => (calls.push(c), { ret: 0 })) as GuestEnv["hypercall"],
+    hypercall: ((c: unknown) => (calls.push(c), Promise.resolve({ ret: 0 }))) as GuestEnv[
+      "hypercall"
+    ],
     attachKernel: (k) => {
       kernel.k = k;
       return () => (kernel.k = undefined);
     },
-    readPage: () => -14,
-    writePage: () => -14,
+    readPage: () => Promise.resolve(-14),
+    writePage: () => Promise.resolve(-14),
     openXenstore: () => Promise.reject(new Error("no")),
     sleep: (ns) => sched.sleep(ns),
   };
@@ -71,8 +73,11 @@ Deno.test("agent core: the shutdown hypercall sets the state; stop detaches and 
   const calls: unknown[] = [];
   const c = core(env(holder, calls));
   c.attach({});
-  c.machineShutdown(SHUTDOWN_crash, "test");
+  const made = c.machineShutdown(SHUTDOWN_crash, "test");
   assert.deepEqual(calls, [{ hc: "sched_op", op: "shutdown", reason: SHUTDOWN_crash }]);
+  // It stops acting once the call is made, before the answer is back.
+  assert.equal(c.alive, false);
+  assert.equal(await made, 0);
   assert.equal(c.state, "crashed");
   assert.equal(c.alive, false);
   await c.stop();

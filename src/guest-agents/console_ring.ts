@@ -12,6 +12,15 @@
  * `in_prod`, `out_cons`, `out_prod` at 3072, 3076, 3080, 3084. Indices are
  * free-running u32s; a slot is `idx & (size - 1)`. What does not fit is
  * dropped and counted (a bounded ring never blocks the guest).
+ *
+ * A kernel's console write does not wait, but a page read over WebSocket is
+ * a round trip. So the guest keeps its producer index privately (as ring
+ * frontends keep `req_prod_pvt`) and its last view of `out_cons`, and
+ * {@link ConsoleRing.write} only *makes* the page writes and the
+ * notification, in order, without waiting for them. After each write it
+ * looks at the indexes again ({@link ConsoleRing.refresh}), so room the
+ * backend made is seen by a later write. Output a failed page write loses
+ * is the backend's loss, as on a real ring.
  */
 import type { GuestEnv } from "./guest_env.ts";
 
@@ -25,6 +34,7 @@ export const XENCONS_OUT_CONS = 3080;
 export const XENCONS_OUT_PROD = 3084;
 
 const utf8 = new TextEncoder();
+const ignore = () => {};
 
 /** The guest's end of one console page. */
 export class ConsoleRing {
@@ -32,6 +42,12 @@ export class ConsoleRing {
   readonly evtchn: number;
   readonly #env: GuestEnv;
   #dropped = 0;
+  /** The producer index the guest keeps; undefined until the page was read. */
+  #prod: number | undefined;
+  /** `out_cons` as last read. */
+  #cons = 0;
+  /** Writes made so far: a refresh that overlapped one keeps the private `#prod`. */
+  #writes = 0;
 
   constructor(env: GuestEnv, pfn: number, evtchn: number) {
     this.#env = env;
@@ -44,37 +60,55 @@ export class ConsoleRing {
     return this.#dropped;
   }
 
-  #u32(off: number): number | undefined {
-    const b = new Uint8Array(4);
-    if (this.#env.readPage(this.pfn, off, b) < 0) return undefined;
-    return new DataView(b.buffer).getUint32(0, true);
+  /**
+   * Reads `out_cons` and `out_prod` from the page; resolves false (and the
+   * ring stays or becomes unusable) when the page cannot be read.
+   */
+  async refresh(): Promise<boolean> {
+    const b = new Uint8Array(8);
+    const writes = this.#writes;
+    const r = await this.#env.readPage(this.pfn, XENCONS_OUT_CONS, b);
+    if (r < 0) {
+      this.#prod = undefined;
+      return false;
+    }
+    const dv = new DataView(b.buffer);
+    this.#cons = dv.getUint32(0, true);
+    if (this.#prod === undefined || writes === this.#writes) this.#prod = dv.getUint32(4, true);
+    return true;
   }
 
   /**
    * Writes `text` to `out` and notifies the backend; returns the bytes
-   * written (fewer when the ring is full, -1 when the page is unreadable).
+   * written (fewer when the ring is full, -1 while the page is unreadable:
+   * see {@link refresh}).
    */
   write(text: string | Uint8Array): number {
+    const prod = this.#prod;
+    if (prod === undefined) return -1;
     const data = typeof text === "string" ? utf8.encode(text) : text;
-    const cons = this.#u32(XENCONS_OUT_CONS);
-    const prod = this.#u32(XENCONS_OUT_PROD);
-    if (cons === undefined || prod === undefined) return -1;
-    const used = (prod - cons) >>> 0;
+    const used = (prod - this.#cons) >>> 0;
     const room = used > XENCONS_OUT_SIZE ? 0 : XENCONS_OUT_SIZE - used;
     const n = Math.min(room, data.length);
     this.#dropped += data.length - n;
+    if (n === 0) {
+      this.refresh().catch(ignore);
+      return 0;
+    }
+    this.#writes++;
+    const env = this.#env;
     for (let i = 0; i < n;) {
       const slot = ((prod + i) >>> 0) & (XENCONS_OUT_SIZE - 1);
       const chunk = Math.min(n - i, XENCONS_OUT_SIZE - slot);
-      this.#env.writePage(this.pfn, XENCONS_OUT_OFFSET + slot, data.subarray(i, i + chunk));
+      env.writePage(this.pfn, XENCONS_OUT_OFFSET + slot, data.slice(i, i + chunk)).catch(ignore);
       i += chunk;
     }
-    if (n > 0) {
-      const p = new Uint8Array(4);
-      new DataView(p.buffer).setUint32(0, (prod + n) >>> 0, true);
-      this.#env.writePage(this.pfn, XENCONS_OUT_PROD, p);
-      this.#env.hypercall({ hc: "event_channel_op", op: "send", port: this.evtchn });
-    }
+    this.#prod = (prod + n) >>> 0;
+    const p = new Uint8Array(4);
+    new DataView(p.buffer).setUint32(0, this.#prod, true);
+    env.writePage(this.pfn, XENCONS_OUT_PROD, p).catch(ignore);
+    env.hypercall({ hc: "event_channel_op", op: "send", port: this.evtchn }).catch(ignore);
+    this.refresh().catch(ignore);
     return n;
   }
 }

@@ -5,6 +5,12 @@
  * channel it was given), its hypercalls"). A guest agent is written against
  * this only, so it runs the same in process and as a separate process over
  * WebSocket.
+ *
+ * Hypercalls and page access return promises: over WebSocket each is a round
+ * trip (`remote_env.ts`). In process they resolve at once
+ * (`in_process_env.ts`), and their effect on the hypervisor happens when the
+ * call is made, so calls made one after another without awaiting reach the
+ * hypervisor in that order either way (one socket, answered in order).
  */
 import type { Clock } from "../sim/clock.ts";
 import type { Rng } from "../sim/rng.ts";
@@ -20,13 +26,19 @@ export interface GuestEnv {
   readonly rng: Rng;
   readonly trace: Trace;
   /** A hypercall made by this domain (vCPU 0 unless the call says). */
-  hypercall<C extends Hypercall>(call: C): HypercallResult<C>;
+  hypercall<C extends Hypercall>(call: C): Promise<HypercallResult<C>>;
   /** Registers the guest kernel's upcalls (event channels, vCPU run/wake, triggers). */
   attachKernel(kernel: GuestKernel): () => void;
-  /** Reads bytes of one of the guest's own pages; returns bytes read or -errno. */
-  readPage(pfn: number, offset: number, out: Uint8Array): number;
-  /** Writes bytes of one of the guest's own pages (marked dirty under log-dirty). */
-  writePage(pfn: number, offset: number, data: Uint8Array): number;
+  /**
+   * Reads bytes of one of the guest's own pages into `out` (filled when the
+   * promise resolves); resolves with ≥ 0 on success or -errno.
+   */
+  readPage(pfn: number, offset: number, out: Uint8Array): Promise<number>;
+  /**
+   * Writes bytes of one of the guest's own pages (marked dirty under
+   * log-dirty); resolves with ≥ 0 on success or -errno.
+   */
+  writePage(pfn: number, offset: number, data: Uint8Array): Promise<number>;
   /**
    * Opens the xenstore connection through the store ring frame and event
    * channel the guest found in start_info (PV) or HVM params: refused unless

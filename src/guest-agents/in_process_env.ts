@@ -45,10 +45,12 @@ export function inProcessGuestEnv(opts: InProcessGuestEnvOptions): GuestEnv {
     clock,
     rng: opts.rng,
     trace: opts.trace,
-    hypercall: (call) => hv.hypercall(domid, call),
+    // Made at once, answered at once: the call's effect (and its trace
+    // line) comes before anything the caller does after it.
+    hypercall: (call) => Promise.resolve(hv.hypercall(domid, call)),
     attachKernel: (kernel) => hv.attachKernel(domid, kernel),
-    readPage: (pfn, offset, out) => hv.guestRead(domid, pfn, offset, out),
-    writePage: (pfn, offset, data) => hv.guestWrite(domid, pfn, offset, data),
+    readPage: (pfn, offset, out) => Promise.resolve(hv.guestRead(domid, pfn, offset, out)),
+    writePage: (pfn, offset, data) => Promise.resolve(hv.guestWrite(domid, pfn, offset, data)),
     openXenstore: async (frame, port) =>
       clockedLink(await opts.openXenstore(frame, port), clock, opts.xenstoreLatencyNs ?? 0),
     sleep: (ns) => new Promise<void>((resolve) => clock.setTimer(ns, resolve)),

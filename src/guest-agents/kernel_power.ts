@@ -130,6 +130,6 @@ export class KernelPower implements Omit<ManageActions, "suspend"> {
     if (this.#watcher) this.#watcher.shuttingDown = "poweroff"; // poweroff_nb
     if (reason === SHUTDOWN_poweroff) core.print("reboot: Power down");
     else if (reason === SHUTDOWN_reboot) core.print("reboot: Restarting system");
-    core.machineShutdown(reason, why);
+    void core.machineShutdown(reason, why);
   }
 }

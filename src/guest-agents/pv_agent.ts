@@ -100,7 +100,7 @@ export class PvAgent implements GuestAgent {
     if (core.state !== "booting") return;
     const siPfn = startInfoPfn(ctx.rsi);
     const page = new Uint8Array(START_INFO_BYTES);
-    if (env.readPage(siPfn, 0, page) < 0) {
+    if ((await env.readPage(siPfn, 0, page)) < 0) {
       core.bootFailed(`no start_info at pfn ${siPfn} (RSI ${ctx.rsi})`);
       return;
     }
@@ -120,7 +120,7 @@ export class PvAgent implements GuestAgent {
       cmdline: si.cmdLine,
     });
     // The M2P gives the pfns behind the MFNs start_info names.
-    const m2p = env.hypercall({
+    const m2p = await env.hypercall({
       hc: "memory_op",
       op: "machphys_lookup",
       mfns: [si.storeMfn, si.consoleMfn],
@@ -130,6 +130,7 @@ export class PvAgent implements GuestAgent {
     if (consolePfn !== undefined && consolePfn !== INVALID_PFN) {
       // The early console (xenboot): the same ring the console frontend takes over.
       const ring = new ConsoleRing(env, consolePfn, si.consoleEvtchn);
+      await ring.refresh();
       core.setConsoleSink((text) => ring.write(text));
     }
     core.print(`Linux version 6.1.0-xenlab (pv) on Xen, start_info ${si.magic}`);
@@ -138,7 +139,7 @@ export class PvAgent implements GuestAgent {
     const reserved = new Set([siPfn, storePfn, consolePfn]);
     const ringPages = this.#opts.ringPages ?? SCRATCH_PAGES_DEFAULT;
     const ringPfnBase = this.#opts.ringPfnBase ??
-      findScratchPages(env, si.nrPages - 1, ringPages, reserved);
+      await findScratchPages(env, si.nrPages - 1, ringPages, reserved);
     core.trace("layout", { ringPfnBase, ringPages });
     const hasConsole = consolePfn !== undefined && consolePfn !== INVALID_PFN;
     const drivers = new PvDrivers(core, this.#power, {

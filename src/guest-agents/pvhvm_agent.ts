@@ -117,8 +117,13 @@ export class PvhvmAgent implements GuestAgent {
     return this.#core.stop();
   }
 
-  #param(index: number): number | undefined {
-    const r = this.#core.env.hypercall({ hc: "hvm_op", op: "get_param", domid: DOMID_SELF, index });
+  async #param(index: number): Promise<number | undefined> {
+    const r = await this.#core.env.hypercall({
+      hc: "hvm_op",
+      op: "get_param",
+      domid: DOMID_SELF,
+      index,
+    });
     return r.ret === 0 ? r.value : undefined;
   }
 
@@ -134,19 +139,19 @@ export class PvhvmAgent implements GuestAgent {
       core.trace("firmware", { skipped: "no emulated platform: direct kernel boot" });
     }
     core.print("Linux version 6.1.0-xenlab (pvhvm): Xen HVM callback vector for event delivery");
-    const storePfn = this.#param(HVM_PARAM_STORE_PFN);
-    const storeEvtchn = this.#param(HVM_PARAM_STORE_EVTCHN);
+    const storePfn = await this.#param(HVM_PARAM_STORE_PFN);
+    const storeEvtchn = await this.#param(HVM_PARAM_STORE_EVTCHN);
     if (!storePfn || !storeEvtchn) {
       core.bootFailed(`no xenstore in HVM params (STORE_PFN ${storePfn}, EVTCHN ${storeEvtchn})`);
       return;
     }
-    const consolePfn = this.#param(HVM_PARAM_CONSOLE_PFN) ?? 0;
-    const consoleEvtchn = this.#param(HVM_PARAM_CONSOLE_EVTCHN) ?? 0;
+    const consolePfn = (await this.#param(HVM_PARAM_CONSOLE_PFN)) ?? 0;
+    const consoleEvtchn = (await this.#param(HVM_PARAM_CONSOLE_EVTCHN)) ?? 0;
     core.trace("hvm_params", { storePfn, storeEvtchn, consolePfn, consoleEvtchn });
-    const layout = this.#layout(new Set([storePfn, consolePfn]));
-    this.#mapSharedInfo(layout.sharedInfoPfn);
+    const layout = await this.#layout(new Set([storePfn, consolePfn]));
+    await this.#mapSharedInfo(layout.sharedInfoPfn);
     const via = hvmCallbackVia(HVM_PARAM_CALLBACK_TYPE_VECTOR, HYPERVISOR_CALLBACK_VECTOR);
-    const cb = env.hypercall({
+    const cb = await env.hypercall({
       hc: "hvm_op",
       op: "set_param",
       domid: DOMID_SELF,
@@ -156,6 +161,7 @@ export class PvhvmAgent implements GuestAgent {
     core.trace("callback_via", { type: "vector", vector: HYPERVISOR_CALLBACK_VECTOR, ret: cb.ret });
     if (consolePfn !== 0 && consoleEvtchn !== 0) {
       const ring = new ConsoleRing(env, consolePfn, consoleEvtchn);
+      await ring.refresh();
       const platform = env.platform;
       core.setConsoleSink((text) => {
         ring.write(text);
@@ -190,15 +196,21 @@ export class PvhvmAgent implements GuestAgent {
   }
 
   /** Ring pages and the shared_info page: given, or found at the top of RAM. */
-  #layout(
+  async #layout(
     reserved: Set<number>,
-  ): { ringPfnBase?: number; ringPages: number; sharedInfoPfn?: number } {
+  ): Promise<{ ringPfnBase?: number; ringPages: number; sharedInfoPfn?: number }> {
     const core = this.#core;
-    const top = core.env.hypercall({ hc: "memory_op", op: "maximum_gpfn", domid: DOMID_SELF });
+    const top = await core.env.hypercall({
+      hc: "memory_op",
+      op: "maximum_gpfn",
+      domid: DOMID_SELF,
+    });
     const ringPages = this.#opts.ringPages ?? SCRATCH_PAGES_DEFAULT;
     let { ringPfnBase, sharedInfoPfn } = this.#opts;
     if (ringPfnBase === undefined || sharedInfoPfn === undefined) {
-      const base = top.ret >= 0 ? findScratchPages(core.env, top.ret, ringPages + 1, reserved) : -1;
+      const base = top.ret >= 0
+        ? await findScratchPages(core.env, top.ret, ringPages + 1, reserved)
+        : -1;
       if (base >= 0) {
         ringPfnBase ??= base;
         sharedInfoPfn ??= base + ringPages;
@@ -208,13 +220,13 @@ export class PvhvmAgent implements GuestAgent {
     return { ringPfnBase, ringPages, sharedInfoPfn };
   }
 
-  #mapSharedInfo(gpfn: number | undefined): void {
+  async #mapSharedInfo(gpfn: number | undefined): Promise<void> {
     const core = this.#core;
     if (gpfn === undefined) {
       core.trace("error", { what: "no free page for shared_info" });
       return;
     }
-    const r = core.env.hypercall({
+    const r = await core.env.hypercall({
       hc: "memory_op",
       op: "add_to_physmap",
       domid: DOMID_SELF,

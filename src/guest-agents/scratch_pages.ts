@@ -14,25 +14,40 @@ import type { GuestEnv } from "./guest_env.ts";
 export const SCRATCH_PAGES_DEFAULT = 16;
 /** Bound on pfns examined in one search. */
 export const SCRATCH_SCAN_MAX = 1 << 16;
+/**
+ * Pages probed at once: a probe is a round trip for a guest over WebSocket,
+ * so they go out in batches (a divisor of {@link SCRATCH_SCAN_MAX}).
+ */
+export const SCRATCH_PROBE_BATCH = 64;
 
 /**
  * The lowest pfn of the highest run of `count` consecutive populated pfns
  * at or below `topPfn` that avoids `reserved`; -1 if none within
  * {@link SCRATCH_SCAN_MAX} pfns.
  */
-export function findScratchPages(
+export async function findScratchPages(
   env: GuestEnv,
   topPfn: number,
   count: number,
   reserved: ReadonlySet<number>,
-): number {
-  const probe = new Uint8Array(1);
+): Promise<number> {
   let run = 0;
   const bottom = Math.max(0, topPfn - SCRATCH_SCAN_MAX + 1);
-  for (let pfn = topPfn; pfn >= bottom; pfn--) {
-    const usable = !reserved.has(pfn) && env.readPage(pfn, 0, probe) >= 0;
-    run = usable ? run + 1 : 0;
-    if (run === count) return pfn;
+  for (let hi = topPfn; hi >= bottom; hi -= SCRATCH_PROBE_BATCH) {
+    const lo = Math.max(bottom, hi - SCRATCH_PROBE_BATCH + 1);
+    const probes: Promise<boolean>[] = [];
+    for (let pfn = hi; pfn >= lo; pfn--) {
+      probes.push(
+        reserved.has(pfn)
+          ? Promise.resolve(false)
+          : env.readPage(pfn, 0, new Uint8Array(1)).then((r) => r >= 0),
+      );
+    }
+    const usable = await Promise.all(probes);
+    for (let i = 0; i < usable.length; i++) {
+      run = usable[i] ? run + 1 : 0;
+      if (run === count) return hi - i;
+    }
   }
   return -1;
 }

@@ -12,28 +12,28 @@ function memEnv(populated: (pfn: number) => boolean): GuestEnv {
     clock: sched,
     rng: new Rng(1),
     trace: NULL_TRACE,
-    hypercall: (() => ({ ret: 0 })) as GuestEnv["hypercall"],
+    hypercall: (() => Promise.resolve({ ret: 0 })) as GuestEnv["hypercall"],
     attachKernel: () => () => {},
-    readPage: (pfn) => (populated(pfn) ? 0 : -14),
-    writePage: () => 0,
+    readPage: (pfn) => Promise.resolve(populated(pfn) ? 0 : -14),
+    writePage: () => Promise.resolve(0),
     openXenstore: () => Promise.reject(new Error("no")),
     sleep: (ns) => sched.sleep(ns),
   };
 }
 
-Deno.test("scratch pages: the highest free run below the top, skipping the toolstack's pages", () => {
+Deno.test("scratch pages: the highest free run below the top, skipping the toolstack's pages", async () => {
   const env = memEnv((p) => p < 48);
   // HVM layout: store 47, console 46 at the top.
-  assert.equal(findScratchPages(env, 47, 4, new Set([46, 47])), 42);
+  assert.equal(await findScratchPages(env, 47, 4, new Set([46, 47])), 42);
   // A hole breaks a run.
   const holey = memEnv((p) => p < 48 && p !== 44);
-  assert.equal(findScratchPages(holey, 47, 4, new Set([46, 47])), 40);
-  assert.equal(findScratchPages(env, 47, 49, new Set()), -1);
+  assert.equal(await findScratchPages(holey, 47, 4, new Set([46, 47])), 40);
+  assert.equal(await findScratchPages(env, 47, 49, new Set()), -1);
 });
 
-Deno.test("scratch pages: the search stops after SCRATCH_SCAN_MAX pfns", () => {
+Deno.test("scratch pages: the search stops after SCRATCH_SCAN_MAX pfns", async () => {
   let probes = 0;
   const env = memEnv(() => (probes++, false));
-  assert.equal(findScratchPages(env, SCRATCH_SCAN_MAX * 2, 1, new Set()), -1);
+  assert.equal(await findScratchPages(env, SCRATCH_SCAN_MAX * 2, 1, new Set()), -1);
   assert.equal(probes, SCRATCH_SCAN_MAX);
 });

@@ -28,10 +28,10 @@ function fakeEnv(sched: Scheduler, trace: MemoryTrace): GuestEnv {
     clock: sched,
     rng: new Rng(1),
     trace,
-    hypercall: () => ({ ret: 0 }) as never,
+    hypercall: () => Promise.resolve({ ret: 0 }) as never,
     attachKernel: () => () => {},
-    readPage: () => -14,
-    writePage: () => -14,
+    readPage: () => Promise.resolve(-14),
+    writePage: () => Promise.resolve(-14),
     openXenstore: () => Promise.reject(new Error("not here")),
     sleep: (ns) => sched.sleep(ns),
   };

@@ -6,7 +6,16 @@
  * and watch bookkeeping are left out unless `verbose`.
  */
 
-const QUIET_XS = new Set(["READ", "DIRECTORY", "DIRECTORY_PART", "GET_PERMS", "WATCH", "UNWATCH", "GET_DOMAIN_PATH", "IS_DOMAIN_INTRODUCED"]);
+const QUIET_XS = new Set([
+  "READ",
+  "DIRECTORY",
+  "DIRECTORY_PART",
+  "GET_PERMS",
+  "WATCH",
+  "UNWATCH",
+  "GET_DOMAIN_PATH",
+  "IS_DOMAIN_INTRODUCED",
+]);
 
 function compact(v: unknown): string {
   const s = JSON.stringify(v);
@@ -40,9 +49,13 @@ export function timelineLine(line: string, verbose = false): string | undefined 
       if (e.hc !== undefined) {
         const a = (e.args ?? {}) as Record<string, unknown>;
         const { op, ...more } = a;
-        return `${head}${e.hc} ${op ?? ""} ${Object.keys(more).length ? compact(more) : ""} -> ${e.ret}`;
+        return `${head}${e.hc} ${op ?? ""} ${
+          Object.keys(more).length ? compact(more) : ""
+        } -> ${e.ret}`;
       }
-      if (!verbose && (e.ev === "upcall" || e.ev === "foreign_map" || e.ev === "foreign_unmap")) return undefined;
+      if (!verbose && (e.ev === "upcall" || e.ev === "foreign_map" || e.ev === "foreign_unmap")) {
+        return undefined;
+      }
       return `${head}${e.ev} ${rest(e, ["ev"])}`;
     }
     default:

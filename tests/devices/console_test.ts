@@ -68,7 +68,7 @@ Deno.test("console: read-only ~/console, xenconsoled maps entry 0, binds the por
   const [c] = await h.run(bringUpFrontends(g.xs, g.env, {}));
   assert.ok(c instanceof ConsoleFrontend);
   assert.equal(c.state, 4);
-  assert.equal(c.write("Linux version 6.1.0-xen\n"), 24);
+  assert.equal(await c.write("Linux version 6.1.0-xen\n"), 24);
   await h.runUntil(() => h.xenconsoled.output(d).length === 24);
   assert.equal(h.xenconsoled.output(d), "Linux version 6.1.0-xen\n");
 

@@ -174,15 +174,15 @@ export async function newDeviceHost(opts: HostOptions = {}) {
       clock: sched,
       rng: new Rng(seed + 100 + domid),
       trace,
-      hypercall: (call) => hv.hypercall(domid, call),
+      hypercall: (call) => Promise.resolve(hv.hypercall(domid, call)),
       attachKernel: (k) => hv.attachKernel(domid, k),
       readPage: (pfn, off, out) => {
         const r = hv.guestRead(domid, pfn, off, out);
-        return r < 0 ? r : out.length;
+        return Promise.resolve(r < 0 ? r : out.length);
       },
       writePage: (pfn, off, data) => {
         const r = hv.guestWrite(domid, pfn, off, data);
-        return r < 0 ? r : data.length;
+        return Promise.resolve(r < 0 ? r : data.length);
       },
       openXenstore: () => Promise.resolve(host.xenstored.connectInProcess(domid)),
       sleep: (ns) => sched.sleep(ns),

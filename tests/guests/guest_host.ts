@@ -29,7 +29,8 @@ import {
 } from "../../src/hv/mod.ts";
 import { Rng } from "../../src/sim/rng.ts";
 import { assertRunOk, Scheduler } from "../../src/sim/scheduler.ts";
-import { MemoryTrace } from "../../src/sim/trace.ts";
+import { MemoryTrace, type Trace } from "../../src/sim/trace.ts";
+import type { Clock } from "../../src/sim/clock.ts";
 import { XsClient } from "../../src/xenstore/client/client.ts";
 import type { XsPerm } from "../../src/xenstore/client/perms.ts";
 import { type XenstoredOnHv, xenstoredOnHypervisor } from "../../src/host/xenstored_on_hv.ts";
@@ -41,15 +42,25 @@ import { type HvmPlatform } from "../../src/guest-agents/hvm_platform.ts";
 import { type BiosDevice, type BiosKind } from "../../src/platform/bios_boot.ts";
 import { readConsoleOut } from "../../src/guest-agents/console_ring.ts";
 
-/** The host. */
-export interface GuestHost {
-  readonly sched: Scheduler;
+/**
+ * What the build helpers need: the hypervisor, xenstored on it, dom0's
+ * client, a clock, and a way to wait for a promise (on virtual time, by
+ * running the scheduler; on the system clock, by awaiting it).
+ */
+export interface HostBase {
+  readonly clock: Clock;
   readonly hv: Hypervisor;
-  readonly trace: MemoryTrace;
+  readonly trace: Trace;
   readonly xenstored: XenstoredOnHv;
   readonly dom0: XsClient;
-  /** Runs the simulation until `p` settles (bounded). */
+  /** Waits until `p` settles (bounded). */
   run<T>(p: Promise<T>, maxEvents?: number): Promise<T>;
+}
+
+/** The host, on virtual time. */
+export interface GuestHost extends HostBase {
+  readonly sched: Scheduler;
+  readonly trace: MemoryTrace;
   /** Runs `ns` of virtual time. */
   advance(ns: number): Promise<void>;
 }
@@ -71,7 +82,7 @@ export async function newHost(seed = 1): Promise<GuestHost> {
     assertRunOk(await sched.runAsync({ untilNs: sched.nowNs() + ns, maxEvents: 100_000 }));
   };
   await Promise.resolve();
-  return { sched, hv, trace, xenstored, dom0, run, advance };
+  return { sched, clock: sched, hv, trace, xenstored, dom0, run, advance };
 }
 
 /** A built (not yet unpaused) guest. */
@@ -110,7 +121,7 @@ function ok(r: { ret: number }, what: string): void {
 }
 
 function createDomain(
-  h: GuestHost,
+  h: HostBase,
   hvm: boolean,
   pages: number,
 ): { domid: number; mfns: number[] } {
@@ -134,7 +145,7 @@ function createDomain(
   return { domid, mfns: p.mfns! };
 }
 
-function allocPort(h: GuestHost, domid: number): number {
+function allocPort(h: HostBase, domid: number): number {
   const r = h.hv.hypercall(0, {
     hc: "event_channel_op",
     op: "alloc_unbound",
@@ -145,7 +156,7 @@ function allocPort(h: GuestHost, domid: number): number {
   return r.port!;
 }
 
-function setVcpu0(h: GuestHost, domid: number, rip: number, rsi: number): void {
+function setVcpu0(h: HostBase, domid: number, rip: number, rsi: number): void {
   const ctx = emptyVcpuContext();
   ctx.rip = rip;
   ctx.rsi = rsi;
@@ -158,7 +169,7 @@ function setVcpu0(h: GuestHost, domid: number, rip: number, rsi: number): void {
  * §8.2): `~` read-only to the guest, control/* and data guest-owned.
  */
 export async function writeHome(
-  h: GuestHost,
+  h: HostBase,
   domid: number,
   hvm: boolean,
   store: { frame: number; port: number },
@@ -200,7 +211,7 @@ export async function writeHome(
  * than the INTRODUCEd ones.
  */
 function guestEnv(
-  h: GuestHost,
+  h: HostBase,
   domid: number,
   store: { frame: number; port: number },
   platform?: HvmPlatform,
@@ -208,7 +219,7 @@ function guestEnv(
   return inProcessGuestEnv({
     hv: h.hv,
     domid,
-    clock: h.sched,
+    clock: h.clock,
     rng: new Rng(1000 + domid),
     trace: h.trace,
     platform,
@@ -227,7 +238,7 @@ function guestEnv(
 }
 
 /** Builds a PV guest (paused). */
-export async function buildPv(h: GuestHost, opts: BuildOptions = {}): Promise<BuiltGuest> {
+export async function buildPv(h: HostBase, opts: BuildOptions = {}): Promise<BuiltGuest> {
   const pages = opts.pages ?? PAGES_DEFAULT;
   const { domid, mfns } = createDomain(h, false, pages);
   const storePort = allocPort(h, domid);
@@ -263,7 +274,7 @@ export async function buildPv(h: GuestHost, opts: BuildOptions = {}): Promise<Bu
   };
 }
 
-function seed(h: GuestHost, domid: number, storePfn: number, consolePfn: number): void {
+function seed(h: HostBase, domid: number, storePfn: number, consolePfn: number): void {
   ok(
     h.hv.hypercall(0, {
       hc: "grant_table_op",
@@ -316,12 +327,12 @@ export async function buildHvm(h: GuestHost, opts: BuildOptions = {}): Promise<B
 }
 
 /** Unpauses a built domain (its vCPU 0 then runs). */
-export function unpause(h: GuestHost, domid: number): void {
+export function unpause(h: HostBase, domid: number): void {
   ok(h.hv.hypercall(0, { hc: "domctl", op: "unpausedomain", domid }), "unpause");
 }
 
 /** The shutdown code dom0 reads from getdomaininfo, or undefined while not shut down. */
-export function shutdownCode(h: GuestHost, domid: number): number | undefined {
+export function shutdownCode(h: HostBase, domid: number): number | undefined {
   const r = h.hv.hypercall(0, { hc: "domctl", op: "getdomaininfo", domid });
   const flags = r.info!.flags;
   if ((flags & XEN_DOMINF_shutdown) === 0) return undefined;
@@ -340,7 +351,7 @@ export function callbackIrq(h: GuestHost, domid: number): number {
 }
 
 /** What the guest wrote to its PV console ring, as xenconsoled would read it. */
-export function consoleText(h: GuestHost, domid: number, consolePfn: number): string {
+export function consoleText(h: HostBase, domid: number, consolePfn: number): string {
   const map = h.hv.foreignMap(0, domid, [consolePfn], false);
   assert.equal(map.ret, 0);
   const page = new Uint8Array(PAGE_SIZE);
@@ -351,7 +362,7 @@ export function consoleText(h: GuestHost, domid: number, consolePfn: number): st
 
 /** The values of `~/control/<name>` for the given names. */
 export async function controlNodes(
-  h: GuestHost,
+  h: HostBase,
   domid: number,
   names: readonly string[],
 ): Promise<Record<string, string | undefined>> {

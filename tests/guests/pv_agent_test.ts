@@ -133,7 +133,7 @@ Deno.test("pv: with a suspend hook, feature-suspend=1 and 'suspend' is acknowled
     suspend: async (ctx) => {
       seen.push(ctx);
       // What issue 5 will do, in short: the hypercall, then wait for the vCPU.
-      ctx.env.hypercall({ hc: "sched_op", op: "shutdown", reason: SHUTDOWN_suspend });
+      await ctx.env.hypercall({ hc: "sched_op", op: "shutdown", reason: SHUTDOWN_suspend });
       const entry = await ctx.nextVcpuEntry();
       ctx.trace("resumed", { rax: entry.rax });
     },

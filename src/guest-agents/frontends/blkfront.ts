@@ -42,15 +42,15 @@ const BACKEND_FEATURES = [
   "feature-persistent",
 ] as const;
 
-function publish(f: FrontendContext, rings: GuestRings): Promise<readonly Entry[]> {
-  const ring = rings.share(f.backendId);
-  const port = rings.allocPort(f.backendId);
-  return Promise.resolve([
+async function publish(f: FrontendContext, rings: GuestRings): Promise<readonly Entry[]> {
+  const ring = await rings.share(f.backendId);
+  const port = await rings.allocPort(f.backendId);
+  return [
     ["ring-ref", String(ring.ref)],
     ["event-channel", String(port)],
     ["protocol", XEN_IO_PROTO_ABI_NATIVE],
     ["feature-persistent", "1"],
-  ]);
+  ];
 }
 
 /** blkfront's hooks; `disk` receives the properties once the backend is Connected. */

@@ -48,14 +48,15 @@ export interface FrontendOptions {
 }
 
 /** The guest's grant table size in entries (`query_size` frames × 512 v1 entries). */
-function grantEntries(env: GuestEnv): number {
-  const r = env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
+async function grantEntries(env: GuestEnv): Promise<number> {
+  const r = await env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
   return (r.nrFrames ?? 1) * GRANT_ENTRIES_PER_FRAME;
 }
 
 /** The default ring page range: the top of the domain's memory. */
-function defaultPages(env: GuestEnv, count: number): PageAllocator {
-  const max = env.hypercall({ hc: "memory_op", op: "maximum_gpfn", domid: DOMID_SELF }).ret;
+async function defaultPages(env: GuestEnv, count: number): Promise<PageAllocator> {
+  const max = (await env.hypercall({ hc: "memory_op", op: "maximum_gpfn", domid: DOMID_SELF }))
+    .ret;
   return new PageAllocator(Math.max(0, max - count + 1), count);
 }
 
@@ -73,8 +74,8 @@ export async function bringUpFrontends(
   const pages = opts.pages ??
     (opts.ringPfnBase !== undefined
       ? new PageAllocator(opts.ringPfnBase, count)
-      : defaultPages(env, count));
-  const refs = opts.grantRefs ?? new GrantRefAllocator(grantEntries(env));
+      : await defaultPages(env, count));
+  const refs = opts.grantRefs ?? new GrantRefAllocator(await grantEntries(env));
   const out: Frontend[] = [];
   for (const kind of await gxs.directory("device")) {
     if (kind !== "vif" && kind !== "vbd") continue;

@@ -71,24 +71,34 @@ export class ConsoleFrontend implements Frontend {
     this.#state = XenbusState.Connected;
   }
 
-  /** Writes `text` to the console ring and notifies xenconsoled; returns bytes written. */
-  write(text: string): number {
+  /**
+   * Writes `text` to the console ring and notifies xenconsoled; resolves
+   * with the bytes written (0 when the ring's indexes cannot be read).
+   */
+  async write(text: string): Promise<number> {
     const where = this.#where;
     if (where === undefined || this.#state !== XenbusState.Connected) return 0;
+    const env = this.#env;
     const data = new TextEncoder().encode(text);
     const idx = new Uint8Array(8);
-    this.#env.readPage(where.pfn, XENCONS_OUT_CONS, idx);
+    if ((await env.readPage(where.pfn, XENCONS_OUT_CONS, idx)) < 0) return 0;
     const view = new DataView(idx.buffer);
     const cons = view.getUint32(0, true), prod = view.getUint32(4, true);
     const used = Math.min((prod - cons) >>> 0, XENCONS_OUT_SIZE);
     const n = Math.min(XENCONS_OUT_SIZE - used, data.length);
-    for (let i = 0; i < n; i++) {
-      const at = XENCONS_OUT_OFFSET + ((prod + i) % XENCONS_OUT_SIZE);
-      this.#env.writePage(where.pfn, at, data.subarray(i, i + 1));
+    // Made in order without waiting in between (at most two runs of bytes:
+    // the ring may wrap); awaited together.
+    const writes: Promise<number>[] = [];
+    for (let i = 0; i < n;) {
+      const slot = (prod + i) % XENCONS_OUT_SIZE;
+      const chunk = Math.min(n - i, XENCONS_OUT_SIZE - slot);
+      writes.push(env.writePage(where.pfn, XENCONS_OUT_OFFSET + slot, data.subarray(i, i + chunk)));
+      i += chunk;
     }
     view.setUint32(4, (prod + n) >>> 0, true);
-    this.#env.writePage(where.pfn, XENCONS_OUT_PROD, idx.subarray(4, 8));
-    this.#env.hypercall({ hc: "event_channel_op", op: "send", port: where.port });
+    writes.push(env.writePage(where.pfn, XENCONS_OUT_PROD, idx.subarray(4, 8)));
+    const send = env.hypercall({ hc: "event_channel_op", op: "send", port: where.port });
+    await Promise.all([...writes, send]);
     return n;
   }
 

@@ -40,6 +40,8 @@ export class GuestRings {
   readonly #shared: SharedPage[] = [];
   readonly #ports: number[] = [];
   readonly #deferred: SharedPage[] = [];
+  /** Deferred grants whose end_access is on its way. */
+  #ending = 0;
   #retrying = false;
 
   constructor(env: GuestEnv, pages: PageAllocator, refs: GrantRefAllocator) {
@@ -61,20 +63,20 @@ export class GuestRings {
     return this.#ports;
   }
 
-  /** Grants whose end is still deferred. */
+  /** Grants whose end is still deferred (or being retried). */
   get deferred(): number {
-    return this.#deferred.length;
+    return this.#deferred.length + this.#ending;
   }
 
   /** Allocates, zeroes and grants one page to `backendId`. */
-  share(backendId: number, readonly = false): SharedPage {
+  async share(backendId: number, readonly = false): Promise<SharedPage> {
     const pfn = this.#pages.alloc();
-    if (this.#env.writePage(pfn, 0, new Uint8Array(PAGE_SIZE)) < 0) {
+    if ((await this.#env.writePage(pfn, 0, new Uint8Array(PAGE_SIZE))) < 0) {
       this.#pages.free(pfn);
       throw new RingSetupError(`ring page pfn ${pfn} is not populated`);
     }
     const ref = this.#refs.alloc();
-    const r = this.#env.hypercall({
+    const r = await this.#env.hypercall({
       hc: "grant_table_op",
       op: "grant_access",
       ref,
@@ -93,8 +95,8 @@ export class GuestRings {
   }
 
   /** An unbound port the backend domain may bind. */
-  allocPort(backendId: number): number {
-    const r = this.#env.hypercall({
+  async allocPort(backendId: number): Promise<number> {
+    const r = await this.#env.hypercall({
       hc: "event_channel_op",
       op: "alloc_unbound",
       dom: DOMID_SELF,
@@ -111,36 +113,50 @@ export class GuestRings {
    * Closes the ports (after a restore they are already gone with the old
    * domain: only forgotten) and ends the grants, deferring busy ones.
    */
-  release(opts: { newDomain?: boolean } = {}): void {
+  async release(opts: { newDomain?: boolean } = {}): Promise<void> {
+    const closes: Promise<unknown>[] = [];
     for (const port of this.#ports.splice(0)) {
-      if (!opts.newDomain) this.#env.hypercall({ hc: "event_channel_op", op: "close", port });
+      if (!opts.newDomain) {
+        closes.push(this.#env.hypercall({ hc: "event_channel_op", op: "close", port }));
+      }
     }
     this.#deferred.push(...this.#shared.splice(0));
-    this.retryDeferred();
+    const ending = this.retryDeferred();
+    await Promise.all(closes);
+    await ending;
     if (this.#deferred.length > 0) this.#retryLater();
   }
 
-  /** Ends deferred grants whose mappings are gone; returns how many remain. */
-  retryDeferred(): number {
-    for (const page of this.#deferred.splice(0)) {
-      const r = this.#env.hypercall({ hc: "grant_table_op", op: "end_access", ref: page.ref });
+  /**
+   * Ends deferred grants whose mappings are gone; resolves with how many
+   * remain. The calls are made at once, in order (none depends on another).
+   */
+  async retryDeferred(): Promise<number> {
+    const pages = this.#deferred.splice(0);
+    const ends = pages.map((page) =>
+      this.#env.hypercall({ hc: "grant_table_op", op: "end_access", ref: page.ref })
+    );
+    this.#ending += pages.length;
+    const results = await Promise.all(ends).finally(() => (this.#ending -= pages.length));
+    results.forEach((r, i) => {
+      const page = pages[i];
       if (r.ret < 0) {
         this.#deferred.push(page);
-        continue;
+        return;
       }
       this.#refs.free(page.ref);
       this.#pages.free(page.pfn);
-    }
-    return this.#deferred.length;
+    });
+    return this.deferred;
   }
 
   #retryLater(): void {
     if (this.#retrying) return;
     this.#retrying = true;
     (async () => {
-      for (let i = 0; i < GRANT_END_RETRIES_MAX && this.#deferred.length > 0; i++) {
+      for (let i = 0; i < GRANT_END_RETRIES_MAX && this.deferred > 0; i++) {
         await this.#env.sleep(GRANT_END_RETRY_NS);
-        this.retryDeferred();
+        await this.retryDeferred();
       }
       if (this.#deferred.length > 0) {
         this.#env.trace.emit({

@@ -40,16 +40,15 @@ async function publish(f: FrontendContext, rings: GuestRings): Promise<readonly 
   if (rxCopy !== "1") throw new FrontendError("backend does not support copying receive path");
   const keys: Entry[] = [];
   if (maxQueues !== undefined) keys.push(["multi-queue-num-queues", "1"]);
-  const tx = rings.share(f.backendId);
-  const rx = rings.share(f.backendId);
+  const tx = await rings.share(f.backendId);
+  const rx = await rings.share(f.backendId);
   keys.push(["tx-ring-ref", String(tx.ref)], ["rx-ring-ref", String(rx.ref)]);
   if (split === "1") {
-    keys.push(
-      ["event-channel-tx", String(rings.allocPort(f.backendId))],
-      ["event-channel-rx", String(rings.allocPort(f.backendId))],
-    );
+    const txPort = await rings.allocPort(f.backendId);
+    const rxPort = await rings.allocPort(f.backendId);
+    keys.push(["event-channel-tx", String(txPort)], ["event-channel-rx", String(rxPort)]);
   } else {
-    keys.push(["event-channel", String(rings.allocPort(f.backendId))]);
+    keys.push(["event-channel", String(await rings.allocPort(f.backendId))]);
   }
   return [...keys, ...NETFRONT_REQUESTS];
 }

@@ -156,7 +156,7 @@ export class XenbusFrontend implements Frontend {
       this.#xs = new GuestXs(rebind.xs, () => rebind.env.sleep(0));
       this.rings.env = rebind.env;
     }
-    this.rings.release({ newDomain: true });
+    await this.rings.release({ newDomain: true });
     await this.#talkToOtherend();
     this.#state = XenbusState.Initialising; // local only (xenbus_dev_resume)
     this.#trace({ op: "resume", backend: this.#backend });
@@ -178,7 +178,7 @@ export class XenbusFrontend implements Frontend {
     );
     if (!closed) this.#trace({ op: "close-timeout", backendState: this.#backendState });
     await this.#switch(XenbusState.Closed);
-    this.rings.release();
+    await this.rings.release();
     await this.#stop();
   }
 
@@ -300,7 +300,7 @@ export class XenbusFrontend implements Frontend {
 
   async #reconcile(): Promise<void> {
     if (this.#stopped || this.#suspended) return;
-    if (this.rings.deferred > 0) this.rings.retryDeferred();
+    if (this.rings.deferred > 0) await this.rings.retryDeferred();
     const be = parseXenbusState(await this.#xs.readState(`${this.#backend}/state`));
     this.#backendState = be;
     this.#notify();
@@ -308,7 +308,7 @@ export class XenbusFrontend implements Frontend {
     if (be === XenbusState.Unknown) {
       if ((await this.#xs.readState(`${this.nodename}/state`)) === undefined) {
         this.#trace({ op: "unplugged" });
-        this.rings.release();
+        await this.rings.release();
         this.#state = XenbusState.Closed;
         await this.#stop();
       }
@@ -329,7 +329,7 @@ export class XenbusFrontend implements Frontend {
       (be === XenbusState.Closing || be === XenbusState.Closed) && fe !== XenbusState.Closed
     ) {
       await this.#switch(XenbusState.Closed);
-      this.rings.release();
+      await this.rings.release();
     }
   }
 
@@ -349,7 +349,7 @@ export class XenbusFrontend implements Frontend {
   /** `xenbus_dev_fatal`: give back what was set up, go Closing. */
   async #fatal(why: string): Promise<void> {
     this.#trace({ op: "fatal", error: why });
-    this.rings.release();
+    await this.rings.release();
     await this.#switch(XenbusState.Closing);
   }
 }

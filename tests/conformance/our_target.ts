@@ -34,7 +34,7 @@ async function connectWs(url: string, credential: string): Promise<RawConn> {
       : reject(new Error(String(ev.data))));
     ws.onclose = (ev) => reject(new Error(`websocket closed ${ev.code} ${ev.reason}`));
   });
-  const conn = new StreamRawConn(async (b) => ws.send(b), () => ws.close());
+  const conn = new StreamRawConn((b) => Promise.resolve(ws.send(b)), () => ws.close());
   ws.onmessage = (ev) => conn.receive(new Uint8Array(ev.data as ArrayBuffer));
   ws.onclose = () => conn.receiveEnd();
   return conn;
@@ -42,6 +42,7 @@ async function connectWs(url: string, credential: string): Promise<RawConn> {
 
 /** A RawConn straight into a Session of `server` (bytes, no socket). */
 function connectInProcess(server: Xenstored, domid: number): RawConn {
+  // deno-lint-ignore prefer-const -- assigned after the session it needs
   let conn!: StreamRawConn;
   const session = server.open(domid, domid === 0 ? "in-process" : "guest", {
     write: (batch) => {
@@ -50,9 +51,10 @@ function connectInProcess(server: Xenstored, domid: number): RawConn {
     },
     close: () => queueMicrotask(() => conn.receiveEnd()),
   });
-  conn = new StreamRawConn(async (b) => {
+  conn = new StreamRawConn((b) => {
     const copy = b.slice();
     queueMicrotask(() => session.receive(copy));
+    return Promise.resolve();
   }, () => session.close("client closed"));
   return conn;
 }

@@ -27,7 +27,7 @@ import { GuestXs } from "./guest_xs.ts";
 import { Netfront } from "./netfront.ts";
 import { PageAllocator, RING_PAGES_DEFAULT } from "./page_allocator.ts";
 import { XenbusFrontend } from "./xenbus_frontend.ts";
-import { XenbusState } from "./xenbus_state.ts";
+import { XenbusState } from "../../platform/xenbus_state.ts";
 
 /** Most devices of one kind brought up. */
 export const FRONTENDS_PER_KIND_MAX = 64;

@@ -18,7 +18,7 @@ import type { GuestEnv } from "../guest_env.ts";
 import type { Frontend, FrontendRebind } from "./frontend.ts";
 import { GuestXs } from "./guest_xs.ts";
 import { FrontendError } from "./xenbus_frontend.ts";
-import { XenbusState } from "./xenbus_state.ts";
+import { XenbusState } from "../../platform/xenbus_state.ts";
 
 /** `struct xencons_interface` (`io/console.h`): `out[2048]` at 1024, indexes after. */
 export const XENCONS_OUT_OFFSET = 1024;

@@ -12,7 +12,7 @@
 import type { GuestEnv } from "../guest_env.ts";
 import type { GuestRings } from "./guest_rings.ts";
 import type { GuestXs } from "./guest_xs.ts";
-import { XenbusState } from "./xenbus_state.ts";
+import { XenbusState } from "../../platform/xenbus_state.ts";
 import {
   type Entry,
   type FrontendContext,

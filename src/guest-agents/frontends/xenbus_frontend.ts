@@ -25,7 +25,7 @@ import type { GuestEnv } from "../guest_env.ts";
 import type { Frontend, FrontendRebind } from "./frontend.ts";
 import { GuestRings, RingSetupError } from "./guest_rings.ts";
 import { GuestXs } from "./guest_xs.ts";
-import { parseXenbusState, XenbusState } from "./xenbus_state.ts";
+import { parseXenbusState, XenbusState } from "../../platform/xenbus_state.ts";
 
 /** How long `close()` waits for the backend to close (Linux `xenbus_dev_shutdown`: 5 s). */
 export const FRONTEND_CLOSE_TIMEOUT_NS = 5 * NS_PER_S;

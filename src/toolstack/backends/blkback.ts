@@ -12,7 +12,7 @@
  * The disk's size is its image's in dom0 (`params`), in 512-byte sectors.
  */
 import type { Entry } from "../devices/device_entries.ts";
-import { XenbusState } from "../devices/xenbus_state.ts";
+import { XenbusState } from "../../platform/xenbus_state.ts";
 import { BackendBus, type BackendBusOptions } from "./backend_bus.ts";
 import type { BackendEnv } from "./backend_env.ts";
 import type { RingMapping } from "./ring_mapping.ts";

@@ -15,7 +15,7 @@
  * xenlab maps once both are ready.
  */
 import type { Entry } from "../devices/device_entries.ts";
-import { XenbusState } from "../devices/xenbus_state.ts";
+import { XenbusState } from "../../platform/xenbus_state.ts";
 import { BackendBus, type BackendBusOptions } from "./backend_bus.ts";
 import type { BackendEnv } from "./backend_env.ts";
 import type { RingMapping } from "./ring_mapping.ts";

@@ -27,7 +27,7 @@
 import type { XsWatch } from "../../xenstore/client/watch.ts";
 import type { ClockedXs } from "../devices/clocked_xs.ts";
 import type { Entry } from "../devices/device_entries.ts";
-import { parseXenbusState, XenbusState } from "../devices/xenbus_state.ts";
+import { parseXenbusState, XenbusState } from "../../platform/xenbus_state.ts";
 import { type BackendEnv, backendXs } from "./backend_env.ts";
 import type { BackendDevice, BackendDeviceId } from "./backend_bus.ts";
 import { RingError, RingMapping } from "./ring_mapping.ts";

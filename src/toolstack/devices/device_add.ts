@@ -26,7 +26,7 @@ import { deviceDestroy, deviceGenericAdd } from "./generic_add.ts";
 import { type HotplugAction, hotplugScriptName, runHotplugScript } from "./hotplug.ts";
 import { LIBXL_HOTPLUG_TIMEOUT_NS, LIBXL_INIT_TIMEOUT_NS } from "./libxl_timeouts.ts";
 import { waitForNode } from "./wait_for_node.ts";
-import { parseXenbusState, XenbusState, xenbusStateName } from "./xenbus_state.ts";
+import { parseXenbusState, XenbusState, xenbusStateName } from "../../platform/xenbus_state.ts";
 
 /** Options of the device workflows. */
 export interface DeviceOptions {

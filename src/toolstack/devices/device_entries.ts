@@ -15,7 +15,7 @@
  */
 import type { DiskConfig, DomainType, VifConfig } from "../domain_config.ts";
 import type { BackendKind, DeviceRef } from "./device_paths.ts";
-import { XenbusState } from "./xenbus_state.ts";
+import { XenbusState } from "../../platform/xenbus_state.ts";
 
 /** Where relative hotplug script names live (`libxl__xen_script_dir_path`). */
 export const XEN_SCRIPT_DIR = "/etc/xen/scripts";

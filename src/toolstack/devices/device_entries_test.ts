@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { DiskConfig, VifConfig } from "../domain_config.ts";
 import { consoleEntries, scriptPath, vbdEntries, vifEntries } from "./device_entries.ts";
 import { backendPath, frontendPath, libxlPath } from "./device_paths.ts";
-import { parseXenbusState, XenbusState, xenbusStateName } from "./xenbus_state.ts";
+import { parseXenbusState, XenbusState, xenbusStateName } from "../../platform/xenbus_state.ts";
 
 const vif: VifConfig = {
   devid: 2,

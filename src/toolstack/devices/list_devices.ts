@@ -15,7 +15,7 @@ import {
   isBackendKind,
   isDeviceKind,
 } from "./device_paths.ts";
-import { parseXenbusState } from "./xenbus_state.ts";
+import { parseXenbusState } from "../../platform/xenbus_state.ts";
 
 /** Most devices {@link listDevices} reports for one domain. */
 export const DEVICES_LIST_MAX = 1024;

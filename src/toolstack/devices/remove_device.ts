@@ -31,7 +31,7 @@ import { hotplugScriptName, runHotplugScript } from "./hotplug.ts";
 import { LIBXL_DESTROY_TIMEOUT_NS } from "./libxl_timeouts.ts";
 import { listDevices, readDevice } from "./list_devices.ts";
 import { waitForNode } from "./wait_for_node.ts";
-import { parseXenbusState, XenbusState } from "./xenbus_state.ts";
+import { parseXenbusState, XenbusState } from "../../platform/xenbus_state.ts";
 
 /** Options of {@link removeDevice}. */
 export interface RemoveOptions extends DeviceOptions {

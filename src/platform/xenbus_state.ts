@@ -5,8 +5,8 @@
  * rule for a missing or malformed node: Unknown (Linux
  * `xenbus_read_driver_state`).
  *
- * The toolstack keeps its own copy (`toolstack/devices/xenbus_state.ts`):
- * the toolstack and the guests may not import each other (STYLE.md layers).
+ * Shared by both ends of the handshake: dom0's backends (toolstack) and the
+ * guest's frontends, which may not import each other (STYLE.md layers).
  */
 
 /** The states, by their `XenbusState*` names. */

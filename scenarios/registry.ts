@@ -5,7 +5,12 @@
 import { bootModes } from "./boot_modes.ts";
 import { headline } from "./headline.ts";
 import type { Scenario } from "./scenario.ts";
-import { suspendNeverAck, suspendNoShutdown, suspendResume } from "./suspend_resume.ts";
+import {
+  suspendCrash,
+  suspendNeverAck,
+  suspendNoShutdown,
+  suspendResume,
+} from "./suspend_resume.ts";
 import { crashOnRequest, hotplugFailure, reboot, shutdownNeverAck } from "./shutdown_failures.ts";
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -18,6 +23,7 @@ export const SCENARIOS: readonly Scenario[] = [
   suspendResume,
   suspendNeverAck,
   suspendNoShutdown,
+  suspendCrash,
 ];
 
 export function scenarioByName(name: string): Scenario | undefined {

@@ -75,3 +75,31 @@ export const suspendNoShutdown: Scenario = {
     }
   },
 };
+
+export const suspendCrash: Scenario = {
+  name: "suspend-crash",
+  description: "a guest that crashes while suspending: ERROR_FAIL, then on_crash=destroy",
+  files: standardFiles,
+  hostOptions: () => ({
+    guestSuspend: async (ctx) => {
+      ctx.trace("suspend", { step: "panic" });
+      await ctx.env.hypercall({ hc: "sched_op", op: "shutdown", reason: 3 }); // SHUTDOWN_crash
+    },
+  }),
+  async run({ host, config, say }) {
+    const d = await host.run(host.toolstack.create(config(CONFIGS.pv)));
+    await host.run(host.guests.get(d.domid)!.ready);
+    try {
+      await host.run(host.toolstack.suspend(d.domid));
+      throw new Error("the suspend completed");
+    } catch (e) {
+      if (!(e instanceof SuspendError) || e.code !== "ERROR_FAIL") throw e;
+      say(`${e.code} at ${e.step}: ${e.message}`);
+    }
+    await host.advance(2e9);
+    const gone =
+      host.hv.hypercall(0, { hc: "domctl", op: "getdomaininfo", domid: d.domid }).ret < 0;
+    say(`on_crash=destroy → domain ${d.domid} ${gone ? "destroyed" : "still there"}`);
+    if (!gone) throw new Error("the crashed domain was not destroyed");
+  },
+};

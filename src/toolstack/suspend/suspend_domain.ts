@@ -189,6 +189,7 @@ async function waitSuspended(
   domid: number,
   timeoutNs: number,
 ): Promise<void> {
+  const started = tc.clock.nowNs();
   const watch = await tc.xs.watch("@releaseDomain", `suspend-${domid}`);
   let timedOut = false;
   const timer = tc.clock.setTimer(timeoutNs, () => {
@@ -197,7 +198,7 @@ async function waitSuspended(
   });
   try {
     for (;;) {
-      const verdict = suspendVerdict(tc, domid, timeoutNs);
+      const verdict = suspendVerdict(tc, domid, tc.clock.nowNs() - started);
       if (verdict === "suspended") return;
       const ev = await watch.next().catch(() => ({ done: true as const }));
       if (ev.done || timedOut) break;
@@ -294,9 +295,10 @@ async function requestViaEvtchn(
     }
     // Xen signals the subscribed channel on completion, not VIRQ_DOM_EXC: poll
     // getdomaininfo on each clock tick of the wait instead of a watch.
-    const deadline = tc.clock.nowNs() + timeoutNs;
+    const started = tc.clock.nowNs();
+    const deadline = started + timeoutNs;
     while (tc.clock.nowNs() < deadline) {
-      if (suspendVerdict(tc, domid, timeoutNs) === "suspended") return;
+      if (suspendVerdict(tc, domid, tc.clock.nowNs() - started) === "suspended") return;
       await tc.sleep(Math.min(NS_PER_S / 100, deadline - tc.clock.nowNs()));
     }
     throw new SuspendError(

@@ -13,6 +13,8 @@ import { NS_PER_S } from "../sim/clock.ts";
 import { XsClient } from "../xenstore/client/client.ts";
 import type { AgentCore } from "./agent_core.ts";
 import { bringUpFrontends } from "./frontends/bring_up_frontends.ts";
+import { emptyVcpuContext } from "../hv/vcpu.ts";
+import { VGCF_online } from "../hv/xen_abi.ts";
 import type { ConsoleLocation } from "./frontends/console_frontend.ts";
 import type { Frontend } from "./frontends/frontend.ts";
 import type { GuestEnv } from "./guest_env.ts";
@@ -67,6 +69,11 @@ function errText(e: unknown): string {
 }
 
 /** The PV driver core of one guest. */
+/** Bound on vCPUs probed at boot (Xen's HVM_MAX_VCPUS is 128; PV allows more). */
+export const VCPUS_MAX = 4096;
+/** Where secondary vCPUs start (`cpu_bringup_and_idle`'s stand-in). */
+export const SECONDARY_VCPU_ENTRY_RIP = 0x2000;
+
 export class PvDrivers {
   readonly #core: AgentCore;
   readonly #power: KernelPower;
@@ -117,9 +124,36 @@ export class PvDrivers {
     });
     this.#watcher = watcher;
     this.#power.setWatcher(watcher);
+    await this.#bringUpSecondaryVcpus(xs);
     await watcher.setup();
     if (watcher.commands.includes("suspend")) core.trace("suspend_supported");
     await this.#probeFrontends(xs);
+  }
+
+  /**
+   * Linux's SMP bring-up as the CPU-hotplug watcher settles it
+   * (`drivers/xen/cpu_hotplug.c`): every vCPU the hypervisor has
+   * (VCPUOP_is_up answers) and the toolstack marked `cpu/<n>/availability`
+   * = `online` is initialised and brought up; `offline` ones stay down.
+   */
+  async #bringUpSecondaryVcpus(xs: XsClient): Promise<void> {
+    const core = this.#core;
+    for (let vcpu = 1; vcpu < VCPUS_MAX; vcpu++) {
+      const isUp = await core.env.hypercall({ hc: "vcpu_op", op: "is_up", vcpu });
+      if (isUp.ret < 0) return; // no such vCPU: done
+      if (isUp.ret > 0) continue;
+      const availability = await xs.readString(`cpu/${vcpu}/availability`).catch(() => "");
+      if (availability !== "online") {
+        core.trace("vcpu", { vcpu, state: "offline", availability });
+        continue;
+      }
+      const ctx = emptyVcpuContext();
+      ctx.rip = SECONDARY_VCPU_ENTRY_RIP;
+      ctx.flags = VGCF_online;
+      const init = await core.env.hypercall({ hc: "vcpu_op", op: "initialise", vcpu, ctx });
+      const up = init.ret < 0 ? init : await core.env.hypercall({ hc: "vcpu_op", op: "up", vcpu });
+      core.trace("vcpu", { vcpu, state: up.ret < 0 ? "failed" : "up", ret: up.ret });
+    }
   }
 
   /**

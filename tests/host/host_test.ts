@@ -246,3 +246,21 @@ root = "/dev/xvda1"
   );
   await h.stop();
 });
+
+Deno.test("host: the guest brings up the vCPUs marked online (vcpus=2 of maxvcpus=4), as Linux's SMP bring-up", async () => {
+  const { h, trace } = await host(9);
+  const d = await h.run(
+    h.toolstack.create(cfg(PV_PYGRUB.replace("vcpus = 1", "vcpus = 2\nmaxvcpus = 4"))),
+  );
+  await h.run(h.guests.get(d.domid)!.ready);
+  const row = (await h.run(h.toolstack.list())).split("\n").find((l) => l.startsWith("web"))!;
+  assert.match(row, /^web\s+\d+\s+16\s+2\s/, "two vCPUs online");
+  const vcpuEvents = trace.lines.filter((l) =>
+    l.includes('"src":"guest"') && l.includes('"ev":"vcpu"')
+  );
+  assert.deepEqual(vcpuEvents.map((l) => [JSON.parse(l).vcpu, JSON.parse(l).state]), [[1, "up"], [
+    2,
+    "offline",
+  ], [3, "offline"]]);
+  await h.stop();
+});

@@ -22,7 +22,7 @@ import { startBlkback } from "../../src/toolstack/backends/blkback.ts";
 import { startXenconsoled, type Xenconsoled } from "../../src/toolstack/backends/xenconsoled.ts";
 import type { BackendBus } from "../../src/toolstack/backends/backend_bus.ts";
 import type { DiskConfig, VifConfig } from "../../src/toolstack/domain_config.ts";
-import { ClockedXs } from "../../src/toolstack/devices/clocked_xs.ts";
+import { ClockedXs } from "../../src/xenstore/client/clocked_xs.ts";
 
 /** Pages each test guest gets; ring pages are taken from {@link RING_PFN_BASE} up. */
 export const GUEST_PAGES = 64;

@@ -11,7 +11,7 @@
  */
 import type { GuestEnv } from "../guest_env.ts";
 import type { GuestRings } from "./guest_rings.ts";
-import type { GuestXs } from "./guest_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { XenbusState } from "../../platform/xenbus_state.ts";
 import {
   type Entry,
@@ -86,7 +86,7 @@ export function blkfrontHooks(disk: (p: DiskProperties) => void): FrontendHooks 
 export class Blkfront extends XenbusFrontend {
   readonly #holder: { disk?: DiskProperties };
 
-  constructor(xs: GuestXs, env: GuestEnv, devid: number, rings: GuestRings) {
+  constructor(xs: ClockedXs, env: GuestEnv, devid: number, rings: GuestRings) {
     const holder: { disk?: DiskProperties } = {};
     super(xs, env, blkfrontHooks((p) => (holder.disk = p)), devid, rings);
     this.#holder = holder;

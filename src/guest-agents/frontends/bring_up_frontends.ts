@@ -23,7 +23,7 @@ import { ConsoleFrontend, type ConsoleLocation } from "./console_frontend.ts";
 import type { Frontend } from "./frontend.ts";
 import { GrantRefAllocator } from "./grant_refs.ts";
 import { GuestRings } from "./guest_rings.ts";
-import { GuestXs } from "./guest_xs.ts";
+import { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { Netfront } from "./netfront.ts";
 import { PageAllocator, RING_PAGES_DEFAULT } from "./page_allocator.ts";
 import { XenbusFrontend } from "./xenbus_frontend.ts";
@@ -69,7 +69,7 @@ export async function bringUpFrontends(
   env: GuestEnv,
   opts: FrontendOptions = {},
 ): Promise<Frontend[]> {
-  const gxs = new GuestXs(xs, () => env.sleep(0));
+  const gxs = new ClockedXs(xs, () => env.sleep(0));
   const count = opts.ringPages ?? RING_PAGES_DEFAULT;
   const pages = opts.pages ??
     (opts.ringPfnBase !== undefined

@@ -16,7 +16,7 @@
 import type { XsClient } from "../../xenstore/client/client.ts";
 import type { GuestEnv } from "../guest_env.ts";
 import type { Frontend, FrontendRebind } from "./frontend.ts";
-import { GuestXs } from "./guest_xs.ts";
+import { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { FrontendError } from "./xenbus_frontend.ts";
 import { XenbusState } from "../../platform/xenbus_state.ts";
 
@@ -36,14 +36,14 @@ export interface ConsoleLocation {
 export class ConsoleFrontend implements Frontend {
   readonly kind = "console" as const;
   readonly devid = 0;
-  #xs: GuestXs;
+  #xs: ClockedXs;
   #env: GuestEnv;
   #given: ConsoleLocation | undefined;
   #where: ConsoleLocation | undefined;
   #state: number = XenbusState.Initialising;
 
   constructor(xs: XsClient, env: GuestEnv, given?: ConsoleLocation) {
-    this.#xs = new GuestXs(xs, () => env.sleep(0));
+    this.#xs = new ClockedXs(xs, () => env.sleep(0));
     this.#env = env;
     this.#given = given;
   }
@@ -115,7 +115,7 @@ export class ConsoleFrontend implements Frontend {
     if (!newDomain) return;
     if (rebind !== undefined) {
       this.#env = rebind.env;
-      this.#xs = new GuestXs(rebind.xs, () => rebind.env.sleep(0));
+      this.#xs = new ClockedXs(rebind.xs, () => rebind.env.sleep(0));
     }
     const port = await this.#xs.read("console/port");
     if (this.#where === undefined || port === undefined) {

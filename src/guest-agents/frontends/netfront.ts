@@ -11,7 +11,7 @@
  */
 import type { GuestEnv } from "../guest_env.ts";
 import type { GuestRings } from "./guest_rings.ts";
-import type { GuestXs } from "./guest_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { XenbusState } from "../../platform/xenbus_state.ts";
 import {
   type Entry,
@@ -63,7 +63,7 @@ export const NETFRONT_HOOKS: FrontendHooks = {
 
 /** A netfront device. */
 export class Netfront extends XenbusFrontend {
-  constructor(xs: GuestXs, env: GuestEnv, devid: number, rings: GuestRings) {
+  constructor(xs: ClockedXs, env: GuestEnv, devid: number, rings: GuestRings) {
     super(xs, env, NETFRONT_HOOKS, devid, rings);
   }
 }

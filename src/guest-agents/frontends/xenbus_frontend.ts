@@ -24,7 +24,7 @@ import type { XsWatch } from "../../xenstore/client/watch.ts";
 import type { GuestEnv } from "../guest_env.ts";
 import type { Frontend, FrontendRebind } from "./frontend.ts";
 import { GuestRings, RingSetupError } from "./guest_rings.ts";
-import { GuestXs } from "./guest_xs.ts";
+import { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { parseXenbusState, XenbusState } from "../../platform/xenbus_state.ts";
 
 /** How long `close()` waits for the backend to close (Linux `xenbus_dev_shutdown`: 5 s). */
@@ -44,7 +44,7 @@ export class FrontendError extends Error {
 
 /** What a frontend hook sees. */
 export interface FrontendContext {
-  readonly xs: GuestXs;
+  readonly xs: ClockedXs;
   readonly env: GuestEnv;
   /** Own directory, relative to the guest's home: `device/<kind>/<devid>`. */
   readonly nodename: string;
@@ -77,7 +77,7 @@ export class XenbusFrontend implements Frontend {
   readonly nodename: string;
   readonly rings: GuestRings;
   readonly #hooks: FrontendHooks;
-  #xs: GuestXs;
+  #xs: ClockedXs;
   #env: GuestEnv;
   #state: number = XenbusState.Initialising;
   #backendState: number = XenbusState.Unknown;
@@ -92,7 +92,7 @@ export class XenbusFrontend implements Frontend {
   readonly #waiters: Waiter[] = [];
 
   constructor(
-    xs: GuestXs,
+    xs: ClockedXs,
     env: GuestEnv,
     hooks: FrontendHooks,
     devid: number,
@@ -153,7 +153,7 @@ export class XenbusFrontend implements Frontend {
     await old?.close().catch(() => {});
     if (rebind !== undefined) {
       this.#env = rebind.env;
-      this.#xs = new GuestXs(rebind.xs, () => rebind.env.sleep(0));
+      this.#xs = new ClockedXs(rebind.xs, () => rebind.env.sleep(0));
       this.rings.env = rebind.env;
     }
     await this.rings.release({ newDomain: true });

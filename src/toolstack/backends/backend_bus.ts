@@ -10,7 +10,7 @@
  * (level-triggered), and tells the bus when its directory is gone.
  */
 import { type XsWatch, XsWatchOverflowError } from "../../xenstore/client/watch.ts";
-import type { ClockedXs } from "../devices/clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { domainPath } from "../devices/device_paths.ts";
 import { type BackendEnv, backendXs } from "./backend_env.ts";
 

@@ -16,7 +16,7 @@ import type { Faults } from "../../sim/faults.ts";
 import type { Trace } from "../../sim/trace.ts";
 import type { XsClient } from "../../xenstore/client/client.ts";
 import type { Dom0Resources } from "../toolstack_context.ts";
-import { ClockedXs } from "../devices/clocked_xs.ts";
+import { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 
 /** A mapped grant's bytes (`Hypervisor.grantPage`). */
 export interface MappedPage {

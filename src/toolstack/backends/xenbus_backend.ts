@@ -25,7 +25,7 @@
  * `backend.close.stall` (it never reaches Closed).
  */
 import type { XsWatch } from "../../xenstore/client/watch.ts";
-import type { ClockedXs } from "../devices/clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import type { Entry } from "../devices/device_entries.ts";
 import { parseXenbusState, XenbusState } from "../../platform/xenbus_state.ts";
 import { type BackendEnv, backendXs } from "./backend_env.ts";

@@ -18,7 +18,7 @@
 import { decodeDominf } from "../../hv/domain_info.ts";
 import { GNTTAB_RESERVED_CONSOLE } from "../../hv/xen_abi.ts";
 import type { XsWatch } from "../../xenstore/client/watch.ts";
-import type { ClockedXs } from "../devices/clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { BackendBus, type BackendBusOptions, type BackendDeviceId } from "./backend_bus.ts";
 import { type BackendEnv, backendXs } from "./backend_env.ts";
 import { consumeOut } from "./console_ring.ts";

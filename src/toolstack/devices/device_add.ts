@@ -18,7 +18,7 @@
 import type { Faults } from "../../sim/faults.ts";
 import { XsError } from "../../xenstore/wire/errno.ts";
 import type { ToolstackContext } from "../toolstack_context.ts";
-import { ClockedXs } from "./clocked_xs.ts";
+import { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import type { DeviceEntries } from "./device_entries.ts";
 import { DeviceError, type DeviceErrorInfo, type DeviceStep } from "./device_error.ts";
 import { backendPath, type DeviceRef } from "./device_paths.ts";

@@ -12,7 +12,7 @@
  *   (which also removes parents left empty).
  */
 import type { XsPerm } from "../../xenstore/client/perms.ts";
-import type { ClockedXs } from "./clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import type { DeviceEntries } from "./device_entries.ts";
 import { DeviceError } from "./device_error.ts";
 import { backendPath, type DeviceRef, frontendPath, libxlPath } from "./device_paths.ts";

@@ -25,7 +25,7 @@
 import { NS_PER_MS } from "../../sim/clock.ts";
 import type { Faults } from "../../sim/faults.ts";
 import type { Dom0Resources, ToolstackContext } from "../toolstack_context.ts";
-import type { ClockedXs } from "./clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { backendPath, type DeviceRef, domainPath } from "./device_paths.ts";
 
 /** Simulated time a script takes (fork, exec, shell start-up, brctl/losetup). */

@@ -6,7 +6,7 @@
  * there and their current states.
  */
 import type { ToolstackContext } from "../toolstack_context.ts";
-import type { ClockedXs } from "./clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { clockedXs } from "./device_add.ts";
 import {
   type BackendKind,

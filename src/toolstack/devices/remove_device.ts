@@ -16,7 +16,7 @@
  * entries synchronously; no QEMU runs here to close a `qdisk`).
  */
 import type { ToolstackContext } from "../toolstack_context.ts";
-import type { ClockedXs } from "./clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { clockedXs, type DeviceOptions } from "./device_add.ts";
 import { DeviceError } from "./device_error.ts";
 import {

@@ -7,7 +7,7 @@
  * deadline — never a polling loop.
  */
 import type { Clock } from "../../sim/clock.ts";
-import type { ClockedXs } from "./clocked_xs.ts";
+import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 
 /** Most watch events one wait consumes (a bound on the loop, not a timeout). */
 export const WAIT_EVENTS_MAX = 10_000;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { assertRunOk, Scheduler } from "../../sim/scheduler.ts";
 import { XsClient } from "../../xenstore/client/client.ts";
 import { Xenstored } from "../../xenstore/server/xenstored.ts";
-import { ClockedXs } from "./clocked_xs.ts";
+import { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import { waitForNode } from "./wait_for_node.ts";
 
 function setup() {

@@ -1,7 +1,8 @@
 /**
  * @module
- * {@link ClockedXs}: the xenstore operations device code uses, each followed
- * by a zero-delay turn of the clock.
+ * {@link ClockedXs}: the xenstore operations device code (backends, the
+ * toolstack's device workflows, guest frontends) uses, each followed by a
+ * zero-delay turn of the clock.
  *
  * Why: on the simulation clock a chain of xenstore requests over an
  * in-process link never touches the scheduler (replies cross in
@@ -16,10 +17,10 @@
  * Also the device code's conventions: a missing node reads as `undefined`,
  * a missing directory lists as empty.
  */
-import type { XsClient, XsTransactionOptions } from "../../xenstore/client/client.ts";
-import type { XsPerm } from "../../xenstore/client/perms.ts";
-import type { XsWatch } from "../../xenstore/client/watch.ts";
-import { XsError } from "../../xenstore/wire/errno.ts";
+import type { XsClient, XsTransactionOptions } from "./client.ts";
+import type { XsPerm } from "./perms.ts";
+import type { XsWatch } from "./watch.ts";
+import { XsError } from "../wire/errno.ts";
 
 /** Whether `e` is a xenstore `ENOENT`. */
 export function isEnoent(e: unknown): boolean {
@@ -50,6 +51,20 @@ export class ClockedXs {
       return await this.#paced(this.xs.readString(path, tx));
     } catch (e) {
       if (isEnoent(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * A `state` node as `xenbus_read_driver_state` reads it: any xenstore
+   * error — missing, or EACCES once the node and the parents the caller
+   * could read are gone (xenstore-protocol.md §2.7) — is "no state".
+   */
+  async readState(path: string): Promise<string | undefined> {
+    try {
+      return await this.#paced(this.xs.readString(path));
+    } catch (e) {
+      if (e instanceof XsError) return undefined;
       throw e;
     }
   }

@@ -148,6 +148,14 @@ Deno.test("a PV guest in its own process writes its features, acknowledges power
       gone,
     );
 
+    // Ask only once the guest has finished booting (its login prompt is on the
+    // console ring): a request during boot is forced, as Linux forces
+    // orderly_poweroff then, and prints no "going down" line.
+    await waitFor(
+      "the login prompt on the console",
+      () => consoleText(h, g.domid, g.consolePfn).includes("xenlab login:"),
+      gone,
+    );
     await dom0.write(`${control}/shutdown`, "poweroff");
     await waitFor(
       'the guest to acknowledge (control/shutdown = "")',

@@ -6,6 +6,13 @@
  * Children keep insertion order (cxenstored, §2.5) in a `Set`, so adding or
  * removing one child costs O(1) however large the directory grows. The
  * encoded child list (`name\0name\0...`) is cached until the set changes.
+ *
+ * cxenstored appends a child's name without checking for it. Only a
+ * transaction's copy of a node can meet a name it already lists (the child
+ * was removed outside after the copy was taken, then created again in the
+ * transaction); such a transaction can only end in EAGAIN, but until then
+ * the real daemon lists the name twice and later walks trip over the
+ * duplicate (EIO). Duplicates are kept after the set, in order, to match.
  */
 import { fromLatin1 } from "../wire/message.ts";
 import type { PermList } from "./perms.ts";
@@ -21,6 +28,8 @@ export class Node {
   perms: PermList;
   generation: number;
   readonly #children: Set<string>;
+  /** Names appended again while already listed (see the module comment). */
+  #duplicates: string[] = [];
   #childBytes: number;
   #encoded: Uint8Array | null = null;
 
@@ -37,12 +46,14 @@ export class Node {
   /** A copy whose child set can change without touching this node. */
   clone(): Node {
     const n = new Node(this.value, this.perms, this.generation, this.#children);
+    n.#duplicates = [...this.#duplicates];
+    n.#childBytes = this.#childBytes;
     n.#encoded = this.#encoded;
     return n;
   }
 
   get childCount(): number {
-    return this.#children.size;
+    return this.#children.size + this.#duplicates.length;
   }
 
   /** Bytes of the child list with one NUL per name. */
@@ -50,25 +61,32 @@ export class Node {
     return this.#childBytes;
   }
 
-  children(): IterableIterator<string> {
-    return this.#children.values();
+  /** Child names as listed: the set in insertion order, then any duplicates. */
+  *children(): IterableIterator<string> {
+    yield* this.#children.values();
+    yield* this.#duplicates;
   }
 
   hasChild(name: string): boolean {
     return this.#children.has(name);
   }
 
+  /** Appends `name` (again, if it is listed already: cxenstored does not check). */
   addChild(name: string): void {
-    if (this.#children.has(name)) return;
-    this.#children.add(name);
+    if (this.#children.has(name)) this.#duplicates.push(name);
+    else this.#children.add(name);
     this.#childBytes += name.length + 1;
     this.#encoded = null;
   }
 
-  removeChild(name: string): void {
-    if (!this.#children.delete(name)) return;
+  /** Removes one entry of `name` (a duplicate first); false if none is listed. */
+  removeChild(name: string): boolean {
+    const i = this.#duplicates.lastIndexOf(name);
+    if (i >= 0) this.#duplicates.splice(i, 1);
+    else if (!this.#children.delete(name)) return false;
     this.#childBytes -= name.length + 1;
     this.#encoded = null;
+    return true;
   }
 
   /** The DIRECTORY payload: each child name followed by a NUL. */
@@ -76,7 +94,7 @@ export class Node {
     if (this.#encoded) return this.#encoded;
     const out = new Uint8Array(this.#childBytes);
     let at = 0;
-    for (const c of this.#children) {
+    for (const c of this.children()) {
       out.set(fromLatin1(c), at);
       at += c.length + 1;
     }

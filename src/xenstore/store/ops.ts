@@ -54,15 +54,29 @@ export function adjustPerms(ctx: OpContext, perms: PermList): PermList {
 /**
  * The node at `path` if the caller holds `want` on it. Otherwise EACCES, or
  * for a missing node ENOENT only if the nearest existing ancestor grants
- * `want` — so nothing is disclosed below unreadable parents (§2.7).
+ * any of `want` — so nothing is disclosed below unreadable parents (§2.7).
  */
 export function getNode(ctx: OpContext, path: string, want: number): Node {
   const node = ctx.access.get(path);
   if (node) {
-    if ((permOn(ctx, node) & want) !== want) throw new XsError("EACCES", path);
+    if ((permOn(ctx, node) & want) !== want) throw denied(ctx, path);
     return node;
   }
   throw new XsError(ancestorGrants(ctx, path, want) ? "ENOENT" : "EACCES", path);
+}
+
+/**
+ * EACCES on an existing node. cxenstored's get_node_chk_perm asks the
+ * parents even then (errno_from_parents), which cannot change the answer
+ * but inside a transaction reads, and so records and snapshots, the nearest
+ * existing ancestor: a later lookup below it in the same transaction sees
+ * that copy (seen on the real daemon: a guest READ under a home removed
+ * meanwhile is ENOENT, not EACCES, if the transaction had asked the home's
+ * readable child before).
+ */
+function denied(ctx: OpContext, path: string): XsError {
+  if (path !== "/") nearestAncestor(ctx, path);
+  return new XsError("EACCES", path);
 }
 
 function nearestAncestor(ctx: OpContext, path: string): { path: string; node: Node } {
@@ -75,10 +89,11 @@ function nearestAncestor(ctx: OpContext, path: string): { path: string; node: No
   }
 }
 
+// cxenstored's errno_from_parents: `parent_perm & perm`, any overlap.
 function ancestorGrants(ctx: OpContext, path: string, want: number): boolean {
   if (path === "/") return false;
   const { node } = nearestAncestor(ctx, path);
-  return (permOn(ctx, node) & want) === want;
+  return (permOn(ctx, node) & want) !== 0;
 }
 
 function checkNodeSize(ctx: OpContext, bytes: number, path: string): void {
@@ -142,7 +157,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 export function write(ctx: OpContext, path: string, value: Uint8Array): void {
   const existing = ctx.access.get(path);
   if (existing) {
-    if ((permOn(ctx, existing) & XS_PERM_WRITE) === 0) throw new XsError("EACCES", path);
+    if ((permOn(ctx, existing) & XS_PERM_WRITE) === 0) throw denied(ctx, path);
     checkNodeSize(ctx, existing.recordBytes() - existing.value.length + value.length, path);
     const node = ctx.access.modify(path);
     node.value = value;
@@ -157,7 +172,7 @@ export function write(ctx: OpContext, path: string, value: Uint8Array): void {
 export function mkdir(ctx: OpContext, path: string): void {
   const existing = ctx.access.get(path);
   if (existing) {
-    if ((permOn(ctx, existing) & XS_PERM_WRITE) === 0) throw new XsError("EACCES", path);
+    if ((permOn(ctx, existing) & XS_PERM_WRITE) === 0) throw denied(ctx, path);
     return;
   }
   create(ctx, path, new Uint8Array(0));

@@ -16,10 +16,13 @@ import {
   guestWithHome,
   mkdir,
   nextDomid,
+  ok,
   own,
   read,
   rm,
   setPerms,
+  txEnd,
+  txStart,
   uniquePath,
   write,
 } from "../case.ts";
@@ -178,6 +181,44 @@ export const permissionCases: ConformanceCase[] = [
       await expectError(g.req(Op.MKDIR, [p]), "EACCES");
       await expectError(g.req(Op.SET_PERMS, [p, "n0"]), "EACCES");
       assert.equal(await read(d0, `${p}/kid`), "secret");
+    },
+  },
+  {
+    name:
+      "ENOENT for a missing node needs its nearest parent to grant any of the access asked: SET_PERMS under a b-parent",
+    async run(t) {
+      const domid = nextDomid();
+      const g = await t.guest(domid);
+      const d0 = await t.dom0();
+      const p = uniquePath();
+      await write(d0, p, "");
+      await setPerms(d0, p, ["n0", `b${domid}`]);
+      // SET_PERMS asks for write and owner; the parent grants write only.
+      await expectError(g.req(Op.SET_PERMS, [`${p}/gone`, "n0"]), "ENOENT");
+      await setPerms(d0, p, ["n0", `r${domid}`]);
+      await expectError(g.req(Op.SET_PERMS, [`${p}/gone`, "n0"]), "EACCES");
+    },
+  },
+  {
+    name:
+      "a refused access inside a transaction reads the node's parent into it: a later lookup under it sees that copy",
+    async run(t) {
+      const domid = nextDomid();
+      const g = await t.guest(domid);
+      const d0 = await t.dom0();
+      const p = uniquePath();
+      await write(d0, `${p}/ro/kid`, "");
+      await setPerms(d0, p, ["n0"]);
+      await setPerms(d0, `${p}/ro`, ["n0", `r${domid}`]);
+      await setPerms(d0, `${p}/ro/kid`, ["n0"]);
+      const txId = await txStart(g);
+      // Refused (no write), but the daemon asks ro for the errno.
+      await expectError(g.req(Op.WRITE, [`${p}/ro/kid`, "x"], { txId }), "EACCES");
+      await rm(d0, `${p}/ro`);
+      // ro is gone outside; inside the transaction its readable copy answers.
+      await expectError(g.req(Op.READ, [`${p}/ro/other`], { txId }), "ENOENT");
+      await expectError(g.req(Op.READ, [`${p}/ro/other`]), "EACCES");
+      await ok(txEnd(g, txId, false));
     },
   },
   {

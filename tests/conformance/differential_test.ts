@@ -22,9 +22,10 @@ const SEEDS = [1, 2, 14, 21];
 /**
  * Guest-vs-dom0 runs. Seed 2 found the ancestor a refused access reads into
  * a transaction; seed 5 that a missing node's parent need grant only part of
- * what is asked for ENOENT.
+ * what is asked for ENOENT; seed 13 that RM in a transaction whose parent
+ * is gone outside is EINVAL, checked before the subtree.
  */
-const GUEST_SEEDS = [2, 5];
+const GUEST_SEEDS = [2, 5, 13];
 const STEPS = 300;
 const NAMES = ["a", "b", "c"];
 

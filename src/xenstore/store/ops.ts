@@ -236,14 +236,17 @@ export function rm(ctx: OpContext, path: string): void {
     throw e;
   }
   if (path === "/") throw new XsError("EINVAL", "cannot remove /");
-  removeSubtree(ctx, path, node);
   // Only a transaction's view can be this inconsistent: its copy of the
-  // parent predates another connection creating the node, so the parent
-  // does not list it. cxenstored's remove_child_entry then fails with EIO,
-  // after the subtree is already gone from the view (seen on the real
-  // daemon). A parent missing from the view is EINVAL (modify throws).
+  // node outlived the parent, removed by another connection. cxenstored's
+  // _rm reads the parent first and answers EINVAL, before touching the
+  // subtree (seen on the real daemon).
   const parent = ctx.access.get(parentOf(path));
-  if (parent && !parent.hasChild(baseName(path))) {
+  if (!parent) throw new XsError("EINVAL", `the parent of ${path} is gone`);
+  removeSubtree(ctx, path, node);
+  // Or its copy of the parent predates another connection creating the
+  // node, so the parent does not list it: remove_child_entry fails with
+  // EIO, after the subtree is already gone from the view (real daemon).
+  if (!parent.hasChild(baseName(path))) {
     throw new XsError("EIO", `${path} is not listed in its parent`);
   }
   ctx.access.modify(parentOf(path)).removeChild(baseName(path));

@@ -495,5 +495,5 @@ function doTransactionEnd(e: Engine, r: Request): void {
     }
   }
   if (!tx.conflictFree()) throw new XsError("EAGAIN", `transaction ${tx.id} conflicts`);
-  e.fireChanges(tx.apply());
+  tx.apply((c) => e.fireChanges([c]));
 }

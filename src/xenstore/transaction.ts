@@ -18,7 +18,8 @@
  * created in a directory it wrote into".
  *
  * Events are queued per node, subtree beating exact, and fired at commit in
- * first-access order with the pre-transaction permissions as old perms.
+ * first-access order, each as its node is applied, with the pre-transaction
+ * permissions as old perms.
  */
 import { XsError } from "./wire/errno.ts";
 import type { FiredChange, NodeAccess } from "./store/access.ts";
@@ -143,11 +144,13 @@ export class Transaction implements NodeAccess {
   }
 
   /**
-   * Applies every change to the live tree and returns the events to fire,
-   * in first-access order. Call only after {@link conflictFree}.
+   * Applies every change to the live tree in first-access order, firing each
+   * node's event as soon as that node is applied — as cxenstored's
+   * finalize_transaction does — so a watcher's permission is judged on a
+   * half-applied tree: a node's parent still has its old permissions if the
+   * transaction reached it later. Call only after {@link conflictFree}.
    */
-  apply(): FiredChange[] {
-    const events: FiredChange[] = [];
+  apply(fire: (change: FiredChange) => void): void {
     for (const [path, a] of this.#accessed) {
       if (a.local === null) {
         if (a.original) this.live.delete(path);
@@ -156,10 +159,9 @@ export class Transaction implements NodeAccess {
         this.live.set(path, a.local);
       }
       if (a.event !== undefined && (a.local || a.original)) {
-        events.push({ path, exact: a.event, perms: a.local?.perms, oldPerms: a.original?.perms });
+        fire({ path, exact: a.event, perms: a.local?.perms, oldPerms: a.original?.perms });
       }
     }
     for (const [domid, delta] of this.#ownerDelta) this.live.charge(domid, delta);
-    return events;
   }
 }

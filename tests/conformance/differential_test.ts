@@ -23,9 +23,13 @@ const SEEDS = [1, 2, 14, 21];
  * Guest-vs-dom0 runs. Seed 2 found the ancestor a refused access reads into
  * a transaction; seed 5 that a missing node's parent need grant only part of
  * what is asked for ENOENT; seed 13 that RM in a transaction whose parent
- * is gone outside is EINVAL, checked before the subtree.
+ * is gone outside is EINVAL, checked before the subtree; seeds 24 and 49
+ * that commit fires each node's event as that node is applied (a watcher's
+ * view of the parent is still the old one); seed 36 that a duplicate child
+ * name keeps its place in the list.
  */
-const GUEST_SEEDS = [2, 5, 13];
+const GUEST_SEEDS = [2, 5, 13, 24, 36, 49];
+const GUEST_STEPS = 400;
 const STEPS = 300;
 const NAMES = ["a", "b", "c"];
 
@@ -134,7 +138,7 @@ async function transcript(
   const out: string[] = [];
   const prefix = `/diff${seed}`;
   try {
-    for (let i = 0; i < STEPS; i++) {
+    for (let i = 0; i < (kind === "dom0" ? STEPS : GUEST_STEPS); i++) {
       const s = kind === "dom0" ? gen(rng, prefix) : guestGen(rng, domid);
       const mine = open[s.conn];
       let txId = !s.txOp && mine.length && rng.chance(1, 2) ? mine[mine.length - 1] : 0;
@@ -172,7 +176,7 @@ for (const { seed, kind } of RUNS) {
   Deno.test({
     name: kind === "dom0"
       ? `differential: seed ${seed}, ${STEPS} random requests on two connections, real C xenstored vs ours`
-      : `differential: seed ${seed}, ${STEPS} random requests from dom0 and guest ${
+      : `differential: seed ${seed}, ${GUEST_STEPS} random requests from dom0 and guest ${
         150 + seed
       } over its home, real C xenstored vs ours`,
     ignore: unavailable !== null,

@@ -12,7 +12,8 @@
  * was removed outside after the copy was taken, then created again in the
  * transaction); such a transaction can only end in EAGAIN, but until then
  * the real daemon lists the name twice and later walks trip over the
- * duplicate (EIO). Duplicates are kept after the set, in order, to match.
+ * duplicate (EIO). Once a name is listed twice, the node keeps its whole
+ * list as an array, in append order, until the duplicates are gone.
  */
 import { fromLatin1 } from "../wire/message.ts";
 import type { PermList } from "./perms.ts";
@@ -27,9 +28,9 @@ export class Node {
   value: Uint8Array;
   perms: PermList;
   generation: number;
-  readonly #children: Set<string>;
-  /** Names appended again while already listed (see the module comment). */
-  #duplicates: string[] = [];
+  #children: Set<string>;
+  /** The whole list while some name is listed twice (see the module comment). */
+  #order: string[] | null = null;
   #childBytes: number;
   #encoded: Uint8Array | null = null;
 
@@ -46,14 +47,14 @@ export class Node {
   /** A copy whose child set can change without touching this node. */
   clone(): Node {
     const n = new Node(this.value, this.perms, this.generation, this.#children);
-    n.#duplicates = [...this.#duplicates];
+    n.#order = this.#order && [...this.#order];
     n.#childBytes = this.#childBytes;
     n.#encoded = this.#encoded;
     return n;
   }
 
   get childCount(): number {
-    return this.#children.size + this.#duplicates.length;
+    return this.#order?.length ?? this.#children.size;
   }
 
   /** Bytes of the child list with one NUL per name. */
@@ -61,10 +62,9 @@ export class Node {
     return this.#childBytes;
   }
 
-  /** Child names as listed: the set in insertion order, then any duplicates. */
+  /** Child names as listed, in append order. */
   *children(): IterableIterator<string> {
-    yield* this.#children.values();
-    yield* this.#duplicates;
+    yield* this.#order ?? this.#children;
   }
 
   hasChild(name: string): boolean {
@@ -73,17 +73,26 @@ export class Node {
 
   /** Appends `name` (again, if it is listed already: cxenstored does not check). */
   addChild(name: string): void {
-    if (this.#children.has(name)) this.#duplicates.push(name);
-    else this.#children.add(name);
+    if (this.#children.has(name)) (this.#order ??= [...this.#children]).push(name);
+    else {
+      this.#children.add(name);
+      this.#order?.push(name);
+    }
     this.#childBytes += name.length + 1;
     this.#encoded = null;
   }
 
-  /** Removes one entry of `name` (a duplicate first); false if none is listed. */
+  /** Removes the first entry of `name`; false if none is listed. */
   removeChild(name: string): boolean {
-    const i = this.#duplicates.lastIndexOf(name);
-    if (i >= 0) this.#duplicates.splice(i, 1);
-    else if (!this.#children.delete(name)) return false;
+    if (!this.#children.has(name)) return false;
+    if (this.#order) {
+      this.#order.splice(this.#order.indexOf(name), 1);
+      if (!this.#order.includes(name)) this.#children.delete(name);
+      if (this.#order.length === this.#children.size) {
+        this.#children = new Set(this.#order);
+        this.#order = null;
+      }
+    } else this.#children.delete(name);
     this.#childBytes -= name.length + 1;
     this.#encoded = null;
     return true;

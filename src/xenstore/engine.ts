@@ -286,16 +286,23 @@ export class Engine {
     return { nodes, watches, transactions, outstanding: 0, memory: this.memoryOf(domid) };
   }
 
-  /** Approximate memory charged to a domain: its nodes' records and its watches. */
+  /**
+   * Memory charged to a domain as cxenstored 4.17 counts it for its nodes
+   * and watches: each owned node's record (24-byte header, 8 bytes per
+   * permission, value, child list) plus its path without NUL, and each
+   * watch's absolute path plus token, without NULs (matches the real
+   * daemon's `quota <domid>` byte for byte; in-flight requests and replies,
+   * which it also charges for a moment, are not counted here).
+   */
   memoryOf(domid: number): number {
     let bytes = 0;
     for (const p of this.tree.paths()) {
       const n = this.tree.get(p)!;
-      if (n.perms[0].id === domid) bytes += n.recordBytes() + p.length + 1;
+      if (n.perms[0].id === domid) bytes += n.recordBytes() + p.length;
     }
     for (const c of this.#conns.values()) {
       if (c.domid !== domid) continue;
-      for (const w of this.watches.of(c.id)) bytes += w.path.length + w.token.length + 2;
+      for (const w of this.watches.of(c.id)) bytes += w.path.length + w.token.length;
     }
     return bytes;
   }

@@ -85,6 +85,39 @@ async function fillNodes(g: RawConn, dirs: number, max: number): Promise<[number
 
 export const quotaCases: ConformanceCase[] = [
   {
+    name:
+      "the memory charged to a domain: node record (24 + 8 per perm + value + child names) plus path, watch path plus token, no NULs",
+    async run(t) {
+      const { d0, g, domid, home } = await guestWithHome(t);
+      const memory = async () =>
+        Number(
+          /memory\s*:\s*(\d+)/.exec(
+            text(await ok(d0.req(Op.CONTROL, ["quota", String(domid)]), Op.CONTROL)),
+          )![1],
+        );
+      let last = await memory();
+      const delta = async () => {
+        const m = await memory();
+        const d = m - last;
+        last = m;
+        return d;
+      };
+      await ok(g.req(Op.WATCH, ["a", "tok"])); // stored as the absolute path
+      assert.equal(await delta(), `${home}/a`.length + 3, "relative watch");
+      await ok(g.req(Op.WATCH, ["@releaseDomain", "t"]));
+      assert.equal(await delta(), 15, "special watch");
+      await write(g, `${home}/x`, "v");
+      // New record (24 + 8 + 1) and path, plus "x\0" in the home's child list.
+      assert.equal(await delta(), 24 + 8 + 1 + `${home}/x`.length + 2, "write");
+      await setPerms(g, `${home}/x`, [`n${domid}`, "r0", "r5"]);
+      assert.equal(await delta(), 16, "two more permission entries");
+      await write(d0, `${home}/y`, "0123456789"); // dom0 writes, the owner pays
+      assert.equal(await delta(), 24 + 8 + 10 + `${home}/y`.length + 2, "dom0 write");
+      await ok(g.req(Op.UNWATCH, ["a", "tok"]));
+      assert.equal(await delta(), -(`${home}/a`.length + 3), "unwatch");
+    },
+  },
+  {
     name: "a guest owns at most 1000 nodes, its home included; creating more is ENOSPC",
     async run(t) {
       const { d0, g, home } = await guestWithHome(t);

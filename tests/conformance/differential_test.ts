@@ -26,10 +26,11 @@ const SEEDS = [1, 2, 14, 21];
  * is gone outside is EINVAL, checked before the subtree; seeds 24 and 49
  * that commit fires each node's event as that node is applied (a watcher's
  * view of the parent is still the old one); seed 36 that a duplicate child
- * name keeps its place in the list.
+ * name keeps its place in the list; seed 222 that an RM walk takes each
+ * deleted child out of its parent's list as it goes (visible when EIO stops it).
  */
-const GUEST_SEEDS = [2, 5, 13, 24, 36, 49];
-const GUEST_STEPS = 400;
+const GUEST_SEEDS = [2, 5, 13, 24, 36, 49, 222];
+const GUEST_STEPS = 700;
 const STEPS = 300;
 const NAMES = ["a", "b", "c"];
 

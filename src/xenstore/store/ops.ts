@@ -275,6 +275,13 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
     ctx.access.fire({ path: top.path, exact: top.path !== path, perms: top.node.perms });
     ctx.access.remove(top.path);
     ctx.access.charge(top.node.perms[0].id, -1);
+    // cxenstored's delnode_sub answers WALK_TREE_RM_CHILDENTRY: the walk
+    // takes each deleted child out of its parent's list (writing the
+    // parent) as it goes, so a walk stopped by EIO leaves the children it
+    // got through unlisted in a transaction's view (real daemon).
+    if (stack.length) {
+      ctx.access.modify(stack[stack.length - 1].path).removeChild(baseName(top.path));
+    }
   }
 }
 

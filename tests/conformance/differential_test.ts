@@ -18,7 +18,23 @@ import { startOurTarget } from "./our_target.ts";
 import { probeRealDaemon, startRealTarget } from "./real_target.ts";
 import type { RawConn, Target } from "./target.ts";
 
-const SEEDS = [1, 2, 14, 21];
+/**
+ * Exploration beyond CI: `DIFF_SEEDS=1-60 DIFF_GUEST_SEEDS=200-260
+ * DIFF_STEPS=1500 deno test -A tests/conformance/differential_test.ts`
+ * replaces the seed lists (ranges or comma lists) and the step count.
+ */
+function seedsFromEnv(name: string, fallback: number[]): number[] {
+  const v = Deno.env.get(name);
+  if (v === undefined) return fallback;
+  return v.split(",").flatMap((part) => {
+    const m = /^(\d+)-(\d+)$/.exec(part.trim());
+    if (!m) return [Number(part)];
+    return Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, i) => Number(m[1]) + i);
+  }).filter((n) => Number.isInteger(n));
+}
+const STEPS_OVERRIDE = Number(Deno.env.get("DIFF_STEPS") ?? 0) || undefined;
+
+const SEEDS = seedsFromEnv("DIFF_SEEDS", [1, 2, 14, 21]);
 /**
  * Guest-vs-dom0 runs. Seed 2 found the ancestor a refused access reads into
  * a transaction; seed 5 that a missing node's parent need grant only part of
@@ -29,9 +45,9 @@ const SEEDS = [1, 2, 14, 21];
  * name keeps its place in the list; seed 222 that an RM walk takes each
  * deleted child out of its parent's list as it goes (visible when EIO stops it).
  */
-const GUEST_SEEDS = [2, 5, 13, 24, 36, 49, 222];
-const GUEST_STEPS = 700;
-const STEPS = 300;
+const GUEST_SEEDS = seedsFromEnv("DIFF_GUEST_SEEDS", [2, 5, 13, 24, 36, 49, 222]);
+const GUEST_STEPS = STEPS_OVERRIDE ?? 700;
+const STEPS = STEPS_OVERRIDE ?? 300;
 const NAMES = ["a", "b", "c"];
 
 interface Step {
@@ -202,7 +218,11 @@ for (const { seed, kind } of RUNS) {
         -1,
         first < 0
           ? ""
-          : `first difference at step ${first}:\nreal: ${want[first]}\nours: ${got[first]}`,
+          : `first difference at step ${first}:\nreal: ${want[first]}\nours: ${
+            got[first]
+          }\nthe real daemon's transcript before it:\n${
+            want.slice(Math.max(0, first - 40), first).join("\n")
+          }`,
       );
     },
   });

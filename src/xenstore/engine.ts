@@ -268,9 +268,9 @@ export class Engine {
     }
   }
 
-  /** Fires live-tree changes (used by transaction commit). */
-  fireChanges(changes: readonly FiredChange[]): void {
-    for (const c of changes) this.#deliverChange(c);
+  /** Fires one live-tree change (used by transaction commit). */
+  fireChange(change: FiredChange): void {
+    this.#deliverChange(change);
   }
 
   /** A domain's usage as `xenstore-control quota <domid>` shows it. */
@@ -502,5 +502,5 @@ function doTransactionEnd(e: Engine, r: Request): void {
     }
   }
   if (!tx.conflictFree()) throw new XsError("EAGAIN", `transaction ${tx.id} conflicts`);
-  tx.apply((c) => e.fireChanges([c]));
+  tx.apply((c) => e.fireChange(c));
 }

@@ -13,7 +13,7 @@
  */
 import type { Entry } from "../devices/device_entries.ts";
 import { XenbusState } from "../../platform/xenbus_state.ts";
-import { BackendBus, type BackendBusOptions } from "./backend_bus.ts";
+import type { BackendBus, BackendBusOptions } from "./backend_bus.ts";
 import type { BackendEnv } from "./backend_env.ts";
 import type { RingMapping } from "./ring_mapping.ts";
 import {
@@ -21,7 +21,7 @@ import {
   type BackendHooks,
   FrontendError,
   parseU32,
-  XenbusBackendDevice,
+  startXenbusBackend,
 } from "./xenbus_backend.ts";
 
 /** `xen_blkif_max_ring_order`: rings of up to 2^4 pages. */
@@ -116,16 +116,9 @@ export const BLKBACK_HOOKS: BackendHooks = {
 };
 
 /** Starts blkback in the env's domain; stop it with `bus.stop()`. */
-export async function startBlkback(
+export function startBlkback(
   env: BackendEnv,
   opts: BackendBusOptions = {},
 ): Promise<BackendBus> {
-  const bus = new BackendBus(
-    env,
-    "vbd",
-    (id, gone) => new XenbusBackendDevice(env, BLKBACK_HOOKS, id, gone),
-    opts,
-  );
-  await bus.start();
-  return bus;
+  return startXenbusBackend(env, BLKBACK_HOOKS, opts);
 }

@@ -16,7 +16,7 @@
  */
 import type { Entry } from "../devices/device_entries.ts";
 import { XenbusState } from "../../platform/xenbus_state.ts";
-import { BackendBus, type BackendBusOptions } from "./backend_bus.ts";
+import type { BackendBus, BackendBusOptions } from "./backend_bus.ts";
 import type { BackendEnv } from "./backend_env.ts";
 import type { RingMapping } from "./ring_mapping.ts";
 import {
@@ -24,7 +24,7 @@ import {
   type BackendHooks,
   FrontendError,
   parseU32,
-  XenbusBackendDevice,
+  startXenbusBackend,
 } from "./xenbus_backend.ts";
 
 /** Queues netback offers (`xenvif_max_queues`). */
@@ -81,16 +81,9 @@ export const NETBACK_HOOKS: BackendHooks = {
 };
 
 /** Starts netback in the env's domain; stop it with `bus.stop()`. */
-export async function startNetback(
+export function startNetback(
   env: BackendEnv,
   opts: BackendBusOptions = {},
 ): Promise<BackendBus> {
-  const bus = new BackendBus(
-    env,
-    "vif",
-    (id, gone) => new XenbusBackendDevice(env, NETBACK_HOOKS, id, gone),
-    opts,
-  );
-  await bus.start();
-  return bus;
+  return startXenbusBackend(env, NETBACK_HOOKS, opts);
 }

@@ -29,7 +29,12 @@ import type { ClockedXs } from "../../xenstore/client/clocked_xs.ts";
 import type { Entry } from "../devices/device_entries.ts";
 import { parseXenbusState, XenbusState } from "../../platform/xenbus_state.ts";
 import { type BackendEnv, backendXs } from "./backend_env.ts";
-import type { BackendDevice, BackendDeviceId } from "./backend_bus.ts";
+import {
+  BackendBus,
+  type BackendBusOptions,
+  type BackendDevice,
+  type BackendDeviceId,
+} from "./backend_bus.ts";
 import { RingError, RingMapping } from "./ring_mapping.ts";
 
 /** Most reconcile rounds one burst of pokes runs before yielding. */
@@ -250,4 +255,23 @@ export class XenbusBackendDevice implements BackendDevice {
     });
     await this.#setState(XenbusState.Connected);
   }
+}
+
+/**
+ * Starts a xenbus backend driver (blkback, netback) for `hooks.kind` in the
+ * env's domain; stop it with `bus.stop()`.
+ */
+export async function startXenbusBackend(
+  env: BackendEnv,
+  hooks: BackendHooks,
+  opts: BackendBusOptions = {},
+): Promise<BackendBus> {
+  const bus = new BackendBus(
+    env,
+    hooks.kind,
+    (id, gone) => new XenbusBackendDevice(env, hooks, id, gone),
+    opts,
+  );
+  await bus.start();
+  return bus;
 }

@@ -240,7 +240,8 @@ export function rm(ctx: OpContext, path: string): void {
   // node outlived the parent, removed by another connection. cxenstored's
   // _rm reads the parent first and answers EINVAL, before touching the
   // subtree (seen on the real daemon).
-  const parent = ctx.access.get(parentOf(path));
+  const parentPath = parentOf(path);
+  const parent = ctx.access.get(parentPath);
   if (!parent) throw new XsError("EINVAL", `the parent of ${path} is gone`);
   removeSubtree(ctx, path, node);
   // Or its copy of the parent predates another connection creating the
@@ -249,7 +250,7 @@ export function rm(ctx: OpContext, path: string): void {
   if (!parent.hasChild(baseName(path))) {
     throw new XsError("EIO", `${path} is not listed in its parent`);
   }
-  ctx.access.modify(parentOf(path)).removeChild(baseName(path));
+  ctx.access.modify(parentPath).removeChild(baseName(path));
 }
 
 /** Removes `path` and its descendants, post-order, with their events. */

@@ -35,8 +35,8 @@ root = "/dev/xvda1"
 extra = "console=hvc0"
 `)));
     await host.run(host.guests.get(direct.domid)!.ready);
-    const kernel = await host.run(xs.readString(`/vm/${direct.created.uuid}/image/kernel`));
-    const cmdline = await host.run(xs.readString(`/vm/${direct.created.uuid}/image/cmdline`));
+    const kernel = await host.run(xs.readString(`/vm/${direct.uuid}/image/kernel`));
+    const cmdline = await host.run(xs.readString(`/vm/${direct.uuid}/image/cmdline`));
     say(
       `direct-pv (domain ${direct.domid}): kernel ${kernel} from dom0, command line ${
         JSON.stringify(cmdline)

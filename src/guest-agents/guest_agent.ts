@@ -44,6 +44,10 @@ export interface GuestAgentOptions extends AgentCommonOptions {
   readonly sharedInfoPfn?: number;
   /** PV and PVHVM: replaces the frontend bring-up (tests). */
   readonly bringUpFrontends?: FrontendsBringUp;
+  /** The page the kernel keeps its record in (`kernel_record.ts`); needed to resume from an image. */
+  readonly kernelRecordPfn?: number;
+  /** The domain was restored from a save image: resume in it instead of booting (§4.2–§4.4). */
+  readonly resume?: boolean;
 }
 
 /**

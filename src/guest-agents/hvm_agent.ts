@@ -25,11 +25,17 @@ import { AcpiPower } from "./acpi_power.ts";
 import type { BiosDevice } from "../platform/bios_boot.ts";
 import type { GuestEnv } from "./guest_env.ts";
 import { bootFirmware } from "./hvm_firmware.ts";
+import { writeKernelRecord } from "./kernel_record.ts";
+import { resumeEntry } from "./resume_entry.ts";
 import type { GuestProfile } from "./profiles.ts";
 
 /** Options of an HVM agent. */
 export interface HvmAgentOptions extends AgentCommonOptions {
   readonly profile: GuestProfile;
+  /** Where the OS keeps its record (`kernel_record.ts`); needed to resume from an image. */
+  readonly kernelRecordPfn?: number;
+  /** The domain was restored from an image: continue (§4.3) instead of booting. */
+  readonly resume?: boolean;
 }
 
 const utf8 = new TextEncoder();
@@ -41,6 +47,7 @@ export class HvmAgent implements GuestAgent {
   readonly ready: Promise<void>;
   readonly #core: AgentCore;
   #bootDevice: BiosDevice | undefined;
+  readonly #recordPfn: number | undefined;
 
   constructor(env: GuestEnv, opts: HvmAgentOptions) {
     this.profile = opts.profile;
@@ -58,7 +65,8 @@ export class HvmAgent implements GuestAgent {
       core.setState("crashed");
     });
     core.attach({ trigger: (t, v) => acpi.trigger(t, v) });
-    void this.#boot();
+    this.#recordPfn = opts.kernelRecordPfn;
+    void (opts.resume ? this.#resume() : this.#boot());
   }
 
   get state(): AgentState {
@@ -92,6 +100,38 @@ export class HvmAgent implements GuestAgent {
     this.#bootDevice = device;
     core.print(`Linux version 6.1.0-xenlab (hvm) booted from ${device.name ?? device.kind}`);
     core.print("xenlab login:");
+    await this.#writeRecord(device.name ?? device.kind);
+    core.booted();
+  }
+
+  async #writeRecord(bootDevice: string): Promise<void> {
+    if (this.#recordPfn === undefined) return;
+    try {
+      await writeKernelRecord(this.#core.env, this.#recordPfn, {
+        kind: "hvm",
+        console: false,
+        devices: [],
+        bootDevice,
+      });
+    } catch (e) {
+      this.#core.trace("error", { what: "kernel record", err: String(e) });
+    }
+  }
+
+  /**
+   * A plain HVM guest re-does nothing after a restore (§4.3): it was frozen
+   * at an arbitrary instruction and continues with the CPU state of the HVM
+   * context and the device model's state.
+   */
+  async #resume(): Promise<void> {
+    const core = this.#core;
+    const entry = await resumeEntry(core, this.#recordPfn, false);
+    if (entry === undefined) return;
+    const saved = entry.record.bootDevice;
+    this.#bootDevice = core.env.platform?.probeBootDevices().find((d) =>
+      (d.name ?? d.kind) === saved
+    );
+    core.trace("continued", { rip: entry.ctx.rip, bootDevice: saved });
     core.booted();
   }
 }

@@ -17,7 +17,9 @@
  * ```
  */
 import { decodeStartInfo, START_INFO_BYTES, startInfoPfn } from "../hv/start_info.ts";
-import { INVALID_PFN, XEN_DOMCTL_SENDTRIGGER_NMI } from "../hv/xen_abi.ts";
+import { DOMID_SELF, INVALID_PFN, XEN_DOMCTL_SENDTRIGGER_NMI } from "../hv/xen_abi.ts";
+import { resumeEntry } from "./resume_entry.ts";
+import { vcpuRestore } from "./vcpu_restore.ts";
 import {
   type AgentCommonOptions,
   AgentCore,
@@ -45,6 +47,10 @@ export interface PvAgentOptions extends AgentCommonOptions {
   readonly waitDevicesNs?: number;
   /** Replaces the frontend bring-up (tests). */
   readonly bringUpFrontends?: FrontendsBringUp;
+  /** Where the kernel keeps its record (`kernel_record.ts`); needed to resume from an image. */
+  readonly kernelRecordPfn?: number;
+  /** The domain was restored from an image: resume (§4.3) instead of booting. */
+  readonly resume?: boolean;
 }
 
 /** A PV Linux guest. */
@@ -73,7 +79,7 @@ export class PvAgent implements GuestAgent {
         }
       },
     });
-    void this.#boot();
+    void (opts.resume ? this.#resume() : this.#boot());
   }
 
   get state(): AgentState {
@@ -150,6 +156,7 @@ export class PvAgent implements GuestAgent {
       suspend: this.#opts.suspend,
       startInfoPfn: siPfn,
       bringUpFrontends: this.#opts.bringUpFrontends,
+      kernelRecordPfn: this.#opts.kernelRecordPfn,
     });
     this.#drivers = drivers;
     try {
@@ -165,6 +172,90 @@ export class PvAgent implements GuestAgent {
       return;
     }
     core.print("xenlab login:");
+    core.booted();
+  }
+
+  /**
+   * Linux's `xen_suspend` returning 0 in a restored domain, then the rest
+   * of `do_suspend` (lifecycle-and-migration.md §4.3, PV column):
+   * `xen_pv_post_suspend(0)` (shared_info from start_info, `xen_vcpu_restore`),
+   * `gnttab_resume` (GNTTABOP_setup_table), `xen_irq_resume` (interdomain
+   * channels are gone; the frontends bind new ones), `xen_console_resume`,
+   * `xs_resume` through the store MFN and port the toolstack wrote into
+   * start_info, and every frontend RESTOREd (§4.4).
+   */
+  async #resume(): Promise<void> {
+    const core = this.#core;
+    const env = core.env;
+    const entry = await resumeEntry(core, this.#opts.kernelRecordPfn, true);
+    if (entry === undefined) return;
+    const { ctx, record } = entry;
+    const siPfn = record.startInfoPfn;
+    if (siPfn === undefined) {
+      core.bootFailed("resume: the kernel record has no start_info pfn");
+      return;
+    }
+    const page = new Uint8Array(START_INFO_BYTES);
+    if ((await env.readPage(siPfn, 0, page)) < 0) {
+      core.bootFailed(`resume: no start_info at pfn ${siPfn}`);
+      return;
+    }
+    const si = decodeStartInfo(page);
+    core.trace("start_info", {
+      pfn: siPfn,
+      rdx: ctx.rdx,
+      nrPages: si.nrPages,
+      sharedInfo: si.sharedInfo,
+      storeMfn: si.storeMfn,
+      storeEvtchn: si.storeEvtchn,
+      consoleMfn: si.consoleMfn,
+      consoleEvtchn: si.consoleEvtchn,
+    });
+    core.trace("post_suspend", { cancelled: false, sharedInfo: si.sharedInfo });
+    await vcpuRestore(core);
+    const q = await env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
+    const st = await env.hypercall({
+      hc: "grant_table_op",
+      op: "setup_table",
+      dom: DOMID_SELF,
+      nrFrames: q.nrFrames ?? 1,
+    });
+    core.trace("gnttab_resume", { nrFrames: q.nrFrames, ret: st.ret });
+    core.trace("irq_resume", { interdomain: "dropped; frontends bind new channels" });
+    const m2p = await env.hypercall({
+      hc: "memory_op",
+      op: "machphys_lookup",
+      mfns: [si.storeMfn, si.consoleMfn],
+    });
+    const [, consolePfn] = m2p.pfns ?? [INVALID_PFN, INVALID_PFN];
+    const hasConsole = record.console && consolePfn !== undefined && consolePfn !== INVALID_PFN;
+    if (hasConsole) {
+      const ring = new ConsoleRing(env, consolePfn, si.consoleEvtchn);
+      await ring.refresh();
+      core.setConsoleSink((text) => ring.write(text));
+    }
+    const drivers = new PvDrivers(core, this.#power, {
+      ringPfnBase: record.ringPfnBase ?? this.#opts.ringPfnBase,
+      ringPages: record.ringPages ?? this.#opts.ringPages ?? SCRATCH_PAGES_DEFAULT,
+      console: hasConsole ? { pfn: consolePfn, port: si.consoleEvtchn } : false,
+      waitDevicesNs: this.#opts.waitDevicesNs,
+      suspend: this.#opts.suspend,
+      startInfoPfn: siPfn,
+      kernelRecordPfn: this.#opts.kernelRecordPfn,
+    });
+    this.#drivers = drivers;
+    try {
+      await drivers.connect(si.storeMfn, si.storeEvtchn);
+    } catch (e) {
+      core.bootFailed(`xs_resume: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    await drivers.resume(record);
+    if (core.state !== "booting") {
+      core.bootAborted(`resume did not finish: ${core.state}`);
+      return;
+    }
+    core.print(`PM: restore of devices complete (domain ${env.domid})`);
     core.booted();
   }
 }

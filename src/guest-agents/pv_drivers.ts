@@ -12,14 +12,20 @@
 import { NS_PER_S } from "../sim/clock.ts";
 import { XsClient } from "../xenstore/client/client.ts";
 import type { AgentCore } from "./agent_core.ts";
-import { bringUpFrontends } from "./frontends/bring_up_frontends.ts";
+import { bringUpFrontends, resumeFrontends } from "./frontends/bring_up_frontends.ts";
+import { type KernelRecord, type RecordedDevice, writeKernelRecord } from "./kernel_record.ts";
+import { XenbusFrontend } from "./frontends/xenbus_frontend.ts";
 import { emptyVcpuContext } from "../hv/vcpu.ts";
 import { VGCF_online } from "../hv/xen_abi.ts";
 import type { ConsoleLocation } from "./frontends/console_frontend.ts";
 import type { Frontend } from "./frontends/frontend.ts";
 import type { GuestEnv } from "./guest_env.ts";
 import type { KernelPower } from "./kernel_power.ts";
-import { ShutdownWatcher } from "./shutdown_watcher.ts";
+import {
+  CONTROL_SHUTDOWN as CONTROL_SHUTDOWN_PATH,
+  CONTROL_SYSRQ as CONTROL_SYSRQ_PATH,
+  ShutdownWatcher,
+} from "./shutdown_watcher.ts";
 import type { SuspendHook } from "./suspend_hook.ts";
 
 /** A frontend as the agent holds it. */
@@ -62,6 +68,10 @@ export interface PvDriversOptions {
   readonly startInfoPfn?: number;
   /** Replaces the frontend bring-up (tests). */
   readonly bringUpFrontends?: FrontendsBringUp;
+  /** Where the kernel keeps its record for a resume in a new domain (`kernel_record.ts`). */
+  readonly kernelRecordPfn?: number;
+  /** PVHVM: where shared_info is mapped (kept in the record). */
+  readonly sharedInfoPfn?: number;
 }
 
 function errText(e: unknown): string {
@@ -128,6 +138,72 @@ export class PvDrivers {
     await watcher.setup();
     if (watcher.commands.includes("suspend")) core.trace("suspend_supported");
     await this.#probeFrontends(xs);
+    await this.#writeRecord();
+  }
+
+  /**
+   * The PV driver core after a resume in a new domain (§4.3): `xs_resume`
+   * re-registers the watches (no `feature-*` writes), then every frontend
+   * the kernel had goes through xenbus RESTORE (§4.4), console 0 on its
+   * new port.
+   */
+  async resume(record: KernelRecord): Promise<void> {
+    const core = this.#core;
+    const xs = this.#xs;
+    if (xs === null) throw new Error("PvDrivers.resume before connect");
+    const suspend = this.#opts.suspend;
+    const watcher = new ShutdownWatcher(xs, core, {
+      poweroff: (c) => this.#power.poweroff(c),
+      reboot: () => this.#power.reboot(),
+      crash: (c) => this.#power.crash(c),
+      sysrq: (k) => this.#power.sysrq(k),
+      suspend: suspend === undefined ? undefined : () => this.#suspend(suspend),
+    });
+    this.#watcher = watcher;
+    this.#power.setWatcher(watcher);
+    await watcher.setup({ resume: true });
+    core.trace("xs_resume", { watches: [CONTROL_SHUTDOWN_PATH, CONTROL_SYSRQ_PATH] });
+    try {
+      this.#frontends = await resumeFrontends(xs, core.env, record.devices, {
+        ringPfnBase: this.#opts.ringPfnBase,
+        ringPages: this.#opts.ringPages,
+        console: this.#opts.console,
+        waitConnectedNs: this.#opts.waitDevicesNs ?? WAIT_FOR_DEVICES_NS_DEFAULT,
+      });
+      core.trace("frontends", {
+        devices: this.#frontends.map((f) => `${f.kind}/${f.devid}:${f.state}`),
+        restored: true,
+      });
+    } catch (e) {
+      core.trace("error", { what: "frontends", err: errText(e) });
+    }
+    await this.#writeRecord();
+  }
+
+  /** What the kernel would need to resume elsewhere (`kernel_record.ts`). */
+  record(): KernelRecord {
+    const devices: RecordedDevice[] = this.#frontends
+      .filter((f): f is XenbusFrontend => f instanceof XenbusFrontend)
+      .map((f) => ({ kind: f.kind, devid: f.devid }));
+    return {
+      kind: this.#core.kind,
+      startInfoPfn: this.#opts.startInfoPfn,
+      sharedInfoPfn: this.#opts.sharedInfoPfn,
+      ringPfnBase: this.#opts.ringPfnBase,
+      ringPages: this.#opts.ringPages,
+      console: this.#opts.console !== false,
+      devices,
+    };
+  }
+
+  async #writeRecord(): Promise<void> {
+    const pfn = this.#opts.kernelRecordPfn;
+    if (pfn === undefined) return;
+    try {
+      await writeKernelRecord(this.#core.env, pfn, this.record());
+    } catch (e) {
+      this.#core.trace("error", { what: "kernel record", err: errText(e) });
+    }
   }
 
   /**
@@ -182,6 +258,7 @@ export class PvDrivers {
   async #suspend(hook: SuspendHook): Promise<void> {
     const core = this.#core;
     core.setState("suspending");
+    await this.#writeRecord();
     try {
       await hook({
         env: core.env,

@@ -47,6 +47,8 @@ import type { GuestProfile } from "./profiles.ts";
 import { type FrontendsBringUp, PvDrivers } from "./pv_drivers.ts";
 import { findScratchPages, SCRATCH_PAGES_DEFAULT } from "./scratch_pages.ts";
 import type { SuspendHook } from "./suspend_hook.ts";
+import { resumeEntry } from "./resume_entry.ts";
+import { vcpuRestore } from "./vcpu_restore.ts";
 
 /** Linux's `HYPERVISOR_CALLBACK_VECTOR` on x86. */
 export const HYPERVISOR_CALLBACK_VECTOR = 0xf3;
@@ -64,6 +66,10 @@ export interface PvhvmAgentOptions extends AgentCommonOptions {
   /** Bound on waiting for devices at boot (Linux `wait_for_devices`); default 300 s. */
   readonly waitDevicesNs?: number;
   readonly bringUpFrontends?: FrontendsBringUp;
+  /** Where the kernel keeps its record (`kernel_record.ts`); needed to resume from an image. */
+  readonly kernelRecordPfn?: number;
+  /** The domain was restored from an image: resume (§4.3) instead of booting. */
+  readonly resume?: boolean;
 }
 
 const utf8 = new TextEncoder();
@@ -93,7 +99,7 @@ export class PvhvmAgent implements GuestAgent {
     }
     const acpi = new AcpiPower(core, platform, (why) => this.#power.panic(why));
     core.attach({ trigger: (t, v) => acpi.trigger(t, v) });
-    void this.#boot();
+    void (opts.resume ? this.#resume() : this.#boot());
   }
 
   get state(): AgentState {
@@ -150,24 +156,8 @@ export class PvhvmAgent implements GuestAgent {
     core.trace("hvm_params", { storePfn, storeEvtchn, consolePfn, consoleEvtchn });
     const layout = await this.#layout(new Set([storePfn, consolePfn]));
     await this.#mapSharedInfo(layout.sharedInfoPfn);
-    const via = hvmCallbackVia(HVM_PARAM_CALLBACK_TYPE_VECTOR, HYPERVISOR_CALLBACK_VECTOR);
-    const cb = await env.hypercall({
-      hc: "hvm_op",
-      op: "set_param",
-      domid: DOMID_SELF,
-      index: HVM_PARAM_CALLBACK_IRQ,
-      value: via,
-    });
-    core.trace("callback_via", { type: "vector", vector: HYPERVISOR_CALLBACK_VECTOR, ret: cb.ret });
-    if (consolePfn !== 0 && consoleEvtchn !== 0) {
-      const ring = new ConsoleRing(env, consolePfn, consoleEvtchn);
-      await ring.refresh();
-      const platform = env.platform;
-      core.setConsoleSink((text) => {
-        ring.write(text);
-        platform?.serialWrite(utf8.encode(text));
-      });
-    }
+    await this.#setCallbackVector();
+    await this.#consoleRing(consolePfn, consoleEvtchn);
     const drivers = new PvDrivers(core, this.#power, {
       ringPfnBase: layout.ringPfnBase,
       ringPages: layout.ringPages,
@@ -177,6 +167,8 @@ export class PvhvmAgent implements GuestAgent {
       waitDevicesNs: this.#opts.waitDevicesNs,
       suspend: this.#opts.suspend,
       bringUpFrontends: this.#opts.bringUpFrontends,
+      kernelRecordPfn: this.#opts.kernelRecordPfn,
+      sharedInfoPfn: layout.sharedInfoPfn,
     });
     this.#drivers = drivers;
     try {
@@ -235,5 +227,93 @@ export class PvhvmAgent implements GuestAgent {
       gpfn,
     });
     core.trace("shared_info", { gpfn, ret: r.ret });
+  }
+
+  /** `xen_setup_callback_vector`: HVM_PARAM_CALLBACK_IRQ = vector 0xf3 (PV drivers present). */
+  async #setCallbackVector(): Promise<void> {
+    const via = hvmCallbackVia(HVM_PARAM_CALLBACK_TYPE_VECTOR, HYPERVISOR_CALLBACK_VECTOR);
+    const cb = await this.#core.env.hypercall({
+      hc: "hvm_op",
+      op: "set_param",
+      domid: DOMID_SELF,
+      index: HVM_PARAM_CALLBACK_IRQ,
+      value: via,
+    });
+    this.#core.trace("callback_via", {
+      type: "vector",
+      vector: HYPERVISOR_CALLBACK_VECTOR,
+      ret: cb.ret,
+    });
+  }
+
+  /** The PV console on `pfn`/`port` (mirrored to the serial port when there is one). */
+  async #consoleRing(pfn: number, port: number): Promise<void> {
+    if (pfn === 0 || port === 0) return;
+    const env = this.#core.env;
+    const ring = new ConsoleRing(env, pfn, port);
+    await ring.refresh();
+    const platform = env.platform;
+    this.#core.setConsoleSink((text) => {
+      ring.write(text);
+      platform?.serialWrite(utf8.encode(text));
+    });
+  }
+
+  /**
+   * `xen_suspend` returning 0 in a restored domain (§4.3, PVHVM column):
+   * `xen_hvm_post_suspend(0)` — shared_info mapped again
+   * (`XENMAPSPACE_shared_info`), `xen_vcpu_restore`, the callback vector set
+   * again (CALLBACK_IRQ is not in the stream); `gnttab_resume`;
+   * `xenbus_resume_cb` reads the new HVM_PARAM_STORE_EVTCHN; `xs_resume`;
+   * console on the new CONSOLE_EVTCHN; frontends RESTOREd (§4.4).
+   */
+  async #resume(): Promise<void> {
+    const core = this.#core;
+    const env = core.env;
+    const entry = await resumeEntry(core, this.#opts.kernelRecordPfn, true);
+    if (entry === undefined) return;
+    const { record } = entry;
+    await this.#mapSharedInfo(record.sharedInfoPfn ?? this.#opts.sharedInfoPfn);
+    await vcpuRestore(core);
+    await this.#setCallbackVector();
+    const q = await env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
+    core.trace("gnttab_resume", { nrFrames: q.nrFrames, ret: q.ret });
+    core.trace("irq_resume", { interdomain: "dropped; frontends bind new channels" });
+    const storePfn = await this.#param(HVM_PARAM_STORE_PFN);
+    const storeEvtchn = await this.#param(HVM_PARAM_STORE_EVTCHN);
+    if (!storePfn || !storeEvtchn) {
+      core.bootFailed(
+        `resume: no xenstore in HVM params (STORE_PFN ${storePfn}, EVTCHN ${storeEvtchn})`,
+      );
+      return;
+    }
+    const consolePfn = (await this.#param(HVM_PARAM_CONSOLE_PFN)) ?? 0;
+    const consoleEvtchn = (await this.#param(HVM_PARAM_CONSOLE_EVTCHN)) ?? 0;
+    core.trace("hvm_params", { storePfn, storeEvtchn, consolePfn, consoleEvtchn });
+    const hasConsole = record.console && consolePfn !== 0 && consoleEvtchn !== 0;
+    if (hasConsole) await this.#consoleRing(consolePfn, consoleEvtchn);
+    const drivers = new PvDrivers(core, this.#power, {
+      ringPfnBase: record.ringPfnBase ?? this.#opts.ringPfnBase,
+      ringPages: record.ringPages ?? this.#opts.ringPages ?? SCRATCH_PAGES_DEFAULT,
+      console: hasConsole ? { pfn: consolePfn, port: consoleEvtchn } : false,
+      waitDevicesNs: this.#opts.waitDevicesNs,
+      suspend: this.#opts.suspend,
+      kernelRecordPfn: this.#opts.kernelRecordPfn,
+      sharedInfoPfn: record.sharedInfoPfn,
+    });
+    this.#drivers = drivers;
+    try {
+      await drivers.connect(storePfn, storeEvtchn);
+    } catch (e) {
+      core.bootFailed(`xs_resume: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    await drivers.resume(record);
+    if (core.state !== "booting") {
+      core.bootAborted(`resume did not finish: ${core.state}`);
+      return;
+    }
+    core.print(`PM: restore of devices complete (domain ${env.domid})`);
+    core.booted();
   }
 }

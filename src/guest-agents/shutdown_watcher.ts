@@ -94,8 +94,12 @@ export class ShutdownWatcher {
     return suspend ? ["poweroff", "halt", "reboot", "suspend"] : ["poweroff", "halt", "reboot"];
   }
 
-  /** `setup_shutdown_watcher`; false if a step failed (already traced). */
-  async setup(): Promise<boolean> {
+  /**
+   * `setup_shutdown_watcher`; false if a step failed (already traced).
+   * `resume`: after a restore, `xs_resume` only re-registers the watches;
+   * the `feature-*` nodes are not written again.
+   */
+  async setup(opts: { resume?: boolean } = {}): Promise<boolean> {
     const core = this.#core;
     const watch = this.#xs.watchHandle();
     this.#watch = watch;
@@ -114,6 +118,7 @@ export class ShutdownWatcher {
       core.trace("error", { what: "Failed to set sysrq watcher", err: errText(e) });
       return false;
     }
+    if (opts.resume) return true;
     // Flags of the handler table: poweroff yes, halt no, reboot yes, suspend yes.
     const features = this.commands.filter((c) => c !== "halt");
     for (const cmd of features) {

@@ -23,6 +23,8 @@ import {
 
 /** Lines of COM1 output kept per domain. */
 export const SERIAL_LINES_MAX = 10_000;
+/** QEMU_VM_FILE_MAGIC "QEVM" and QEMU_VM_FILE_VERSION 3. */
+export const QEMU_SAVE_HEADER = Uint8Array.of(0x51, 0x45, 0x56, 0x4d, 0, 0, 0, 3);
 
 export interface DeviceModelOptions {
   readonly bios?: BiosKind;
@@ -106,5 +108,38 @@ export class DeviceModel implements HvmPlatform {
         `device model: remote_shutdown(${reason}) of domain ${this.#domid}: ${r.ret}`,
       );
     }
+  }
+
+  /**
+   * `xen-save-devices-state` (§3.5): QEMU's save file — "QEVM", version 3,
+   * then (xenlab) the platform state as JSON: CMOS boot flags, BIOS kind
+   * and the devices the BIOS probes. Serial output is not device state.
+   */
+  saveState(): Uint8Array {
+    const json = new TextEncoder().encode(
+      JSON.stringify({ bios: this.bios, cmos: this.#cmos, devices: this.#devices }),
+    );
+    const out = new Uint8Array(QEMU_SAVE_HEADER.length + json.length);
+    out.set(QEMU_SAVE_HEADER);
+    out.set(json, QEMU_SAVE_HEADER.length);
+    return out;
+  }
+
+  /** The options a device model started with `-incoming` gets from a saved state. */
+  static optionsFromState(blob: Uint8Array): DeviceModelOptions {
+    const head = blob.subarray(0, QEMU_SAVE_HEADER.length);
+    if (blob.length < QEMU_SAVE_HEADER.length || head.some((b, i) => b !== QEMU_SAVE_HEADER[i])) {
+      throw new Error("device model state: not a QEMU save file (no QEVM v3 header)");
+    }
+    let o: DeviceModelOptions;
+    try {
+      o = JSON.parse(new TextDecoder().decode(blob.subarray(QEMU_SAVE_HEADER.length)));
+    } catch {
+      throw new Error("device model state: unreadable");
+    }
+    if (typeof o?.cmos !== "object" || !Array.isArray(o.devices)) {
+      throw new Error("device model state: no CMOS or device list");
+    }
+    return o;
   }
 }

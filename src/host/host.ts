@@ -27,6 +27,7 @@ import { startXenconsoled, type Xenconsoled } from "../toolstack/backends/xencon
 import type { BackendEnv } from "../toolstack/backends/backend_env.ts";
 import type { BackendBus } from "../toolstack/backends/backend_bus.ts";
 import type { CreatedDomain } from "../toolstack/create/create_domain.ts";
+import type { RestoredDomain } from "../toolstack/saverestore/restore_domain.ts";
 import type { DomainConfig } from "../toolstack/domain_config.ts";
 import type { Dom0Resources, ToolstackContext } from "../toolstack/toolstack_context.ts";
 import { Toolstack, type ToolstackEvent } from "../toolstack/toolstack.ts";
@@ -114,6 +115,8 @@ export class Host {
     this.xenconsoled = await startXenconsoled(this.#backendEnv());
     this.toolstack = new Toolstack(tc, libxlDomainOps(this.faults), {
       built: (domid, config, created) => this.#startGuest(domid, config, created),
+      restored: (r) => this.#startRestoredGuest(r),
+      deviceModelState: (domid) => this.deviceModels.get(domid)?.saveState(),
       event: opts.onEvent,
     });
     await this.toolstack.start();
@@ -167,8 +170,6 @@ export class Host {
   }
 
   #startGuest(domid: number, c: DomainConfig, created: CreatedDomain): void {
-    const kind = Host.guestKind(c);
-    const pages = c.memoryMb * 256;
     let platform: DeviceModel | undefined;
     if (c.type === "hvm" && created.boot.mode === "bios") {
       platform = new DeviceModel(this.hv, domid, this.trace, {
@@ -182,8 +183,42 @@ export class Host {
       });
       this.deviceModels.set(domid, platform);
     }
+    this.#startAgent(domid, c, platform, {
+      frame: created.built.storeFrame,
+      port: created.storePort,
+    }, false);
+  }
+
+  /**
+   * A restored domain: its device model comes back from EMULATOR_CONTEXT
+   * (QEMU `-incoming`), and its kernel resumes from the restored memory.
+   */
+  #startRestoredGuest(r: RestoredDomain): void {
+    let platform: DeviceModel | undefined;
+    if (
+      r.config.type === "hvm" && r.emulatorContext !== undefined && r.emulatorContext.length > 0
+    ) {
+      platform = new DeviceModel(
+        this.hv,
+        r.domid,
+        this.trace,
+        DeviceModel.optionsFromState(r.emulatorContext),
+      );
+      this.deviceModels.set(r.domid, platform);
+    }
+    this.#startAgent(r.domid, r.config, platform, { frame: r.storeFrame, port: r.storePort }, true);
+  }
+
+  #startAgent(
+    domid: number,
+    c: DomainConfig,
+    platform: DeviceModel | undefined,
+    store: { frame: number; port: number },
+    resume: boolean,
+  ): void {
+    const kind = Host.guestKind(c);
+    const pages = c.memoryMb * 256;
     if (this.#externalGuests) return; // `deno task guest` attaches over WebSocket
-    const store = { frame: created.built.storeFrame, port: created.storePort };
     const env = inProcessGuestEnv({
       hv: this.hv,
       domid,
@@ -209,6 +244,8 @@ export class Host {
       sharedInfoPfn: pages - 3,
       ringPfnBase: pages - 3 - GUEST_RING_PAGES,
       ringPages: GUEST_RING_PAGES,
+      kernelRecordPfn: pages - 4 - GUEST_RING_PAGES,
+      resume,
     });
     agent.ready.catch(() => {}); // failures show in the agent's state and trace
     this.guests.set(domid, agent);

@@ -31,7 +31,7 @@ export async function xlService(
         paused: a.paused === true,
         progress: (e: ProgressEvent) => progress({ bar: progressBar(e), ...e }),
       });
-      return { domid: d.domid, name: config.name, uuid: d.created.uuid };
+      return { domid: d.domid, name: config.name, uuid: d.uuid };
     }
     case "list":
       return await ts.list();

@@ -25,6 +25,14 @@ import {
   type SuspendResult,
 } from "./suspend/suspend_domain.ts";
 import { resumeDomain } from "./suspend/resume_domain.ts";
+import type { SaveSink } from "./save/save_stream_writer.ts";
+import { domainConfigJson } from "./saverestore/config_json.ts";
+import { saveDomain, type SaveDomainResult, type SaveProgress } from "./saverestore/save_domain.ts";
+import {
+  type RestoredDomain,
+  restoreDomain,
+  type RestoreProgress,
+} from "./saverestore/restore_domain.ts";
 import type { DomainConfig, ShutdownAction } from "./domain_config.ts";
 import type { ToolstackContext } from "./toolstack_context.ts";
 
@@ -44,8 +52,11 @@ export const RESTART_DELAY_NS = 2 * NS_PER_S;
 /** A domain the toolstack created and still tracks. */
 export interface ManagedDomain {
   readonly domid: number;
+  readonly uuid: string;
   readonly config: DomainConfig;
-  readonly created: CreatedDomain;
+  /** How it was made: built from its config, or restored from an image. */
+  readonly created?: CreatedDomain;
+  readonly restored?: RestoredDomain;
   /** Reason of the shutdown already handled (reported once per shutdown). */
   handledShutdown?: number;
 }
@@ -61,11 +72,17 @@ export type ToolstackEvent =
     action: ShutdownAction | "wait";
   }
   | { kind: "death"; domid: number; name: string }
-  | { kind: "restarted"; oldDomid: number; domid: number; name: string };
+  | { kind: "restarted"; oldDomid: number; domid: number; name: string }
+  | { kind: "saved"; domid: number; name: string; then: "destroyed" | "resumed" | "paused" }
+  | { kind: "restored"; domid: number; name: string };
 
 /** Hooks for the host: start the guest's kernel before the domain first runs. */
 export interface ToolstackHooks {
   built?(domid: number, config: DomainConfig, created: CreatedDomain): void | Promise<void>;
+  /** A restored domain's devices are attached: start its kernel (resume path) and device model. */
+  restored?(restored: RestoredDomain): void | Promise<void>;
+  /** HVM: the device model's saved state (EMULATOR_CONTEXT) of `domid`. */
+  deviceModelState?(domid: number): Uint8Array | undefined;
   event?(e: ToolstackEvent): void;
 }
 
@@ -106,7 +123,7 @@ export class Toolstack {
     const created = await createDomain(this.tc, this.#ops, config, {
       ...opts,
       beforeUnpause: async (c) => {
-        this.#domains.set(c.domid, { domid: c.domid, config, created: c });
+        this.#domains.set(c.domid, { domid: c.domid, uuid: c.uuid, config, created: c });
         await this.#hooks.built?.(c.domid, config, c);
       },
     });
@@ -190,6 +207,96 @@ export class Toolstack {
   async resume(domid: number, opts: { fast?: boolean } = {}): Promise<void> {
     await this.checkPower(domid, "resume");
     await resumeDomain(this.tc, domid, { fast: opts.fast ?? true });
+  }
+
+  /**
+   * `xl save [-c] [-p] DOM`: the image onto `sink` (§5.2), then — like
+   * xl's `save_domain` — `-p`: pause and fast-resume (the guest sees a
+   * cancelled suspend, stays paused); `-c`: fast-resume (it runs on);
+   * neither: destroy. If saving fails once the guest is suspended, it is
+   * fast-resumed ("Failed to save domain, resuming domain") and the error
+   * is rethrown.
+   */
+  async save(
+    domid: number,
+    sink: SaveSink,
+    opts: {
+      checkpoint?: boolean;
+      paused?: boolean;
+      progress?: (p: SaveProgress) => void;
+      suspend?: SuspendOptions;
+    } = {},
+  ): Promise<SaveDomainResult> {
+    await this.checkPower(domid, "suspend");
+    const d = this.#domains.get(domid);
+    if (d === undefined) {
+      throw new Error(`domain ${domid} has no stored config (not created by this toolstack)`);
+    }
+    let result: SaveDomainResult;
+    try {
+      result = await saveDomain(this.tc, domid, sink, {
+        configJson: domainConfigJson(d.config),
+        suspend: opts.suspend,
+        progress: opts.progress,
+        deviceModelState: this.#hooks.deviceModelState
+          ? () => this.#hooks.deviceModelState!(domid) ?? new Uint8Array(0)
+          : undefined,
+      });
+    } catch (e) {
+      const info = this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid }).info;
+      const f = info ? decodeDominf(info.flags) : undefined;
+      if (f?.shutdown && f.shutdownCode === 2) {
+        this.tc.trace.emit({
+          src: "toolstack",
+          dom: domid,
+          op: "save",
+          failed: String(e),
+          then: "resume",
+        });
+        await resumeDomain(this.tc, domid, { fast: true });
+      }
+      throw e;
+    }
+    let then: "destroyed" | "resumed" | "paused";
+    if (opts.paused || opts.checkpoint) {
+      if (opts.paused) {
+        check(this.tc.hypercall({ hc: "domctl", op: "pausedomain", domid }), "pause", domid);
+      }
+      await resumeDomain(this.tc, domid, { fast: true });
+      then = opts.paused ? "paused" : "resumed";
+    } else {
+      await this.destroy(domid);
+      then = "destroyed";
+    }
+    this.#emit({ kind: "saved", domid, name: d.config.name, then });
+    return result;
+  }
+
+  /**
+   * `xl restore [-p] FILE`: a new domain from an image (§5.5); unpaused
+   * unless `paused`. A bad image leaves nothing behind (RestoreError).
+   */
+  async restore(
+    chunks: AsyncIterable<Uint8Array>,
+    opts: { paused?: boolean; progress?: (p: RestoreProgress) => void; name?: string } = {},
+  ): Promise<ManagedDomain> {
+    const r = await restoreDomain(this.tc, this.#ops, chunks, {
+      progress: opts.progress,
+      name: opts.name,
+      beforeUnpause: async (r) => {
+        this.#domains.set(r.domid, { domid: r.domid, uuid: r.uuid, config: r.config, restored: r });
+        await this.#hooks.restored?.(r);
+      },
+    });
+    if (!opts.paused) {
+      check(
+        this.tc.hypercall({ hc: "domctl", op: "unpausedomain", domid: r.domid }),
+        "unpause",
+        r.domid,
+      );
+    }
+    this.#emit({ kind: "restored", domid: r.domid, name: r.config.name });
+    return this.#domains.get(r.domid)!;
   }
 
   sysrq(domid: number, key: string): Promise<void> {

@@ -28,7 +28,7 @@ Deno.test("creation: the domain's xenstore nodes and permissions are libxl's (§
     new Rng(1),
   ).config;
   const d = await h.run(h.toolstack.create(config, { paused: true }));
-  const id = d.domid, uuid = d.created.uuid;
+  const id = d.domid, uuid = d.uuid;
   const xs = h.dom0Client();
   const got = new Map<string, string>();
   for (const p of [`/local/domain/${id}`, `/vm/${uuid}`, `/libxl/${id}`]) await walk(h, xs, p, got);
@@ -65,8 +65,8 @@ Deno.test("creation: the domain's xenstore nodes and permissions are libxl's (§
     [`${dom}/error`, `"" ${rw}`],
     [`${dom}/domid`, `"${id}" ${ro}`],
     [`${dom}/store`, `"" ${ro}`],
-    [`${dom}/store/port`, `"${d.created.storePort}" ${ro}`],
-    [`${dom}/store/ring-ref`, `"${d.created.built.storeFrame}" ${ro}`],
+    [`${dom}/store/port`, `"${d.created!.storePort}" ${ro}`],
+    [`${dom}/store/ring-ref`, `"${d.created!.built.storeFrame}" ${ro}`],
     [vm, `"" ${ro}`],
     [`${vm}/name`, `"layout" ${ro}`],
     [`${vm}/uuid`, `"${uuid}" ${ro}`],

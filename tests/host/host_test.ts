@@ -86,7 +86,7 @@ Deno.test("host: a PV guest booted by pygrub comes up with its disk, NIC and con
   }
   assert.match(await h.run(xs.readString(`${dom}/console/tty`)), /^\/dev\/pts\/\d+$/);
   // The kernel pygrub chose, with its arguments, is what the guest got.
-  assert.equal(await h.run(xs.readString(`/vm/${d.created.uuid}/image/cmdline`)), "");
+  assert.equal(await h.run(xs.readString(`/vm/${d.uuid}/image/cmdline`)), "");
   // xend's phases, in order, ending at 100.
   const phases = [...new Set(progress.map((p) => p.phase))];
   assert.deepEqual(phases, [
@@ -123,7 +123,7 @@ Deno.test("host: xl shutdown is acknowledged, the guest powers off, on_poweroff 
   );
   const xs = h.dom0Client();
   assert.equal(await h.run(xs.exists(`/local/domain/${d.domid}`)), false);
-  assert.equal(await h.run(xs.exists(`/vm/${d.created.uuid}`)), false);
+  assert.equal(await h.run(xs.exists(`/vm/${d.uuid}`)), false);
   assert.equal(await h.run(xs.exists(`/libxl/${d.domid}`)), false);
   await h.stop();
 });
@@ -192,7 +192,7 @@ Deno.test("host: xl list, lookup by name, domid or uuid, pause/unpause, and an i
   const d = await h.run(h.toolstack.create(cfg(PV_PYGRUB)));
   await h.run(h.guests.get(d.domid)!.ready);
   const ts = h.toolstack;
-  for (const arg of ["web", String(d.domid), d.created.uuid]) {
+  for (const arg of ["web", String(d.domid), d.uuid]) {
     assert.equal(await h.run(ts.lookup(arg)), d.domid, arg);
   }
   await assert.rejects(h.run(ts.lookup("nope")), /Domain 'nope' does not exist/);
@@ -237,11 +237,11 @@ root = "/dev/xvda1"
   await h.run(h.guests.get(pv.domid)!.ready);
   const xs = h.dom0Client();
   assert.equal(
-    await h.run(xs.readString(`/vm/${pv.created.uuid}/image/kernel`)),
+    await h.run(xs.readString(`/vm/${pv.uuid}/image/kernel`)),
     "/boot/vmlinuz-direct",
   );
   assert.equal(
-    await h.run(xs.readString(`/vm/${pv.created.uuid}/image/cmdline`)),
+    await h.run(xs.readString(`/vm/${pv.uuid}/image/cmdline`)),
     "root=/dev/xvda1 console=hvc0",
   );
   await h.stop();

@@ -19,36 +19,9 @@
 import assert from "node:assert/strict";
 import { SaveImageReader } from "../../src/toolstack/save/mod.ts";
 import { buildImage, type ImageFormat, type ImageSpec } from "./images.ts";
+import { found as validatorFound, validator, verify } from "./validator.ts";
 
-const PYTHON = "/usr/bin/python3";
-
-interface Validator {
-  script: string;
-  pythonPath: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function findValidator(): Promise<Validator | string> {
-  if (!(await exists(PYTHON))) return `${PYTHON} is missing`;
-  const cache = Deno.env.get("XSD_CACHE") ?? `${Deno.env.get("TMPDIR") ?? "/tmp"}/real-xenstored`;
-  const roots = ["/usr/lib/xen-4.17", `${cache}/root/usr/lib/xen-4.17`];
-  for (const root of roots) {
-    const v = { script: `${root}/bin/verify-stream-v2`, pythonPath: `${root}/lib/python` };
-    if (await exists(v.script) && await exists(`${v.pythonPath}/xen/migration/libxc.py`)) return v;
-  }
-  return `verify-stream-v2 not found under ${roots.join(" or ")}`;
-}
-
-const found = await findValidator();
-const validator = typeof found === "string" ? undefined : found;
+const found = validatorFound;
 if (typeof found === "string") {
   console.error(
     `\n*** SKIPPING the verify-stream-v2 tests: ${found}\n` +
@@ -58,48 +31,6 @@ if (typeof found === "string") {
     Deno.test("verify-stream-v2 is available (required when CI=true)", () => {
       throw new Error(found);
     });
-  }
-}
-
-interface Verdict {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Python that runs verify-stream-v2 with the xenstore-data bytes/str comparison fixed (see below). */
-const PATCHED = `
-import runpy, sys
-import xen.migration.libxl as L
-class Py2Bytes(bytes):
-    """bytes that index to 1-char str and split on str, as the Python 2 code expects"""
-    def __getitem__(self, k):
-        r = bytes.__getitem__(self, k)
-        return chr(r) if isinstance(k, int) else Py2Bytes(r)
-    def split(self, sep):
-        return [p.decode("latin-1") for p in bytes.split(self, sep.encode("latin-1"))]
-orig = L.VerifyLibxl.verify_record_emulator_xenstore_data
-L.record_verifiers[L.REC_TYPE_emulator_xenstore_data] = lambda s, c: orig(s, Py2Bytes(c))
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-`;
-
-async function verify(bytes: Uint8Array, format: ImageFormat, patched = false): Promise<Verdict> {
-  const v = validator!;
-  const path = await Deno.makeTempFile({ prefix: "xenlab-verify-", suffix: ".img" });
-  try {
-    await Deno.writeFile(path, bytes);
-    const argv = [v.script, "-f", format, "-v", "-i", path];
-    const out = await new Deno.Command(PYTHON, {
-      args: patched ? ["-c", PATCHED, ...argv] : argv,
-      env: { PYTHONPATH: v.pythonPath },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } finally {
-    await Deno.remove(path);
   }
 }
 

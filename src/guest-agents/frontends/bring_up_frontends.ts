@@ -103,3 +103,46 @@ export async function bringUpFrontends(
   }
   return out;
 }
+
+/**
+ * The frontends of a kernel that resumed in a new domain (xenbus RESTORE,
+ * lifecycle-and-migration.md §4.4): one per device it had (from its kernel
+ * record), each reset to Initialising and renegotiating with the backend
+ * the restore toolstack re-created — new ring pages, grant refs and event
+ * channels (`XenbusFrontend.resume(true)`); console 0 on the new port.
+ */
+export async function resumeFrontends(
+  xs: XsClient,
+  env: GuestEnv,
+  devices: readonly { kind: "vif" | "vbd"; devid: number }[],
+  opts: FrontendOptions = {},
+): Promise<Frontend[]> {
+  const gxs = new ClockedXs(xs, () => env.sleep(0));
+  const count = opts.ringPages ?? RING_PAGES_DEFAULT;
+  const pages = opts.pages ??
+    (opts.ringPfnBase !== undefined
+      ? new PageAllocator(opts.ringPfnBase, count)
+      : await defaultPages(env, count));
+  const refs = opts.grantRefs ?? new GrantRefAllocator(await grantEntries(env));
+  const out: Frontend[] = [];
+  for (const d of devices.slice(0, 2 * FRONTENDS_PER_KIND_MAX)) {
+    const rings = new GuestRings(env, pages, refs);
+    const fe = d.kind === "vif"
+      ? new Netfront(gxs, env, d.devid, rings)
+      : new Blkfront(gxs, env, d.devid, rings);
+    await fe.resume(true);
+    out.push(fe);
+  }
+  if (opts.console !== false && opts.console !== undefined) {
+    const c = new ConsoleFrontend(xs, env, opts.console);
+    await c.start();
+    out.push(c);
+  }
+  if (opts.waitConnectedNs !== undefined) {
+    const xenbus = out.filter((f): f is XenbusFrontend => f instanceof XenbusFrontend);
+    await Promise.all(
+      xenbus.map((f) => f.waitForState(XenbusState.Connected, opts.waitConnectedNs!)),
+    );
+  }
+  return out;
+}

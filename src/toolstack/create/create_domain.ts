@@ -75,6 +75,125 @@ async function nameTaken(tc: ToolstackContext, name: string): Promise<boolean> {
   return false;
 }
 
+/** Event channels build_pre allocates for the store and the console. */
+export interface DomainPorts {
+  readonly storePort: number;
+  readonly consolePort: number;
+}
+
+/**
+ * domain_make (§2.1 steps 1-3, §5.5): refuses a name in use, creates the
+ * domain and writes its xenstore skeleton. Returns the new domid and uuid.
+ */
+export async function makeDomain(
+  tc: ToolstackContext,
+  c: DomainConfig,
+  created: (domid: number) => void,
+): Promise<{ domid: number; uuid: string }> {
+  if (await nameTaken(tc, c.name)) throw new Error(`a domain named "${c.name}" already exists`);
+  const uuid = c.uuid ?? uuidFrom(tc.rng.bytes(16));
+  const r = check(
+    tc.hypercall({
+      hc: "domctl",
+      op: "createdomain",
+      config: { handle: uuid, hvm: c.type !== "pv", hap: c.type !== "pv", maxVcpus: c.maxvcpus },
+    }),
+    "createdomain",
+    0,
+  );
+  const id = r.domid!;
+  created(id);
+  await tc.xs.transaction(async (tx) => await applyLayout(tc.xs, tx, skeleton(id, uuid, c)));
+  if (c.type === "hvm") await tc.xs.write(`/libxl/${id}/dm-version`, "qemu_xen");
+  return { domid: id, uuid };
+}
+
+/** build_pre (§2.1 step 5, §5.5): vCPUs, the memory limit, new store and console ports. */
+export async function buildPre(
+  tc: ToolstackContext,
+  id: number,
+  c: DomainConfig,
+): Promise<DomainPorts> {
+  check(
+    tc.hypercall({ hc: "domctl", op: "max_vcpus", domid: id, max: c.maxvcpus }),
+    "max_vcpus",
+    id,
+  );
+  check(
+    tc.hypercall({
+      hc: "domctl",
+      op: "max_mem",
+      domid: id,
+      maxMemKb: c.maxmemMb * 1024 + LIBXL_MAXMEM_CONSTANT_KB,
+    }),
+    "max_mem",
+    id,
+  );
+  const xsDomid = Number(await tc.xs.readString("/tool/xenstored/domid").catch(() => "0")) || 0;
+  const consoleDomid = Number(
+    await tc.xs.readString("/tool/xenconsoled/domid").catch(() => "0"),
+  ) || 0;
+  const storePort = check(
+    tc.hypercall({ hc: "event_channel_op", op: "alloc_unbound", dom: id, remoteDom: xsDomid }),
+    "alloc_unbound (store)",
+    id,
+  ).port!;
+  const consolePort = check(
+    tc.hypercall({
+      hc: "event_channel_op",
+      op: "alloc_unbound",
+      dom: id,
+      remoteDom: consoleDomid,
+    }),
+    "alloc_unbound (console)",
+    id,
+  ).port!;
+  return { storePort, consolePort };
+}
+
+/** build_post (§2.2): `/vm/<uuid>` and `/local/domain/<id>` in one transaction, then INTRODUCE. */
+export async function storeDetails(
+  tc: ToolstackContext,
+  id: number,
+  uuid: string,
+  c: DomainConfig,
+  image: { kernel?: string; ramdisk?: string },
+  store: { port: number; frame: number },
+): Promise<void> {
+  const startTime = (tc.clock.nowNs() / NS_PER_S).toFixed(2);
+  const vmEntries = vmDetails(uuid, c, startTime, image);
+  const domEntries = domainDetails(id, c, { port: store.port, ringRef: store.frame });
+  await tc.xs.transaction(async (tx) =>
+    await applyLayout(tc.xs, tx, [...vmEntries, ...domEntries])
+  );
+  await tc.xs.introduce(id, store.frame, store.port);
+}
+
+/** Devices in libxl's order (§2.1 steps 6-9): disks, console 0, NICs. */
+export async function attachDevices(
+  tc: ToolstackContext,
+  ops: DomainOps,
+  id: number,
+  c: DomainConfig,
+  console: { port: number; frame: number },
+  step: (fraction: number, detail: string) => void = () => {},
+): Promise<void> {
+  for (const d of c.disks) {
+    step(0.2, `disk ${d.vdev}`);
+    await ops.addDisk(tc, id, d);
+  }
+  step(0.5, "console 0");
+  await ops.addConsole(tc, id, {
+    port: console.port,
+    ringRef: console.frame,
+    backendType: c.type === "hvm" ? "ioemu" : "xenconsoled",
+  });
+  for (const v of c.vifs) {
+    step(0.8, `vif ${v.devid} on ${v.bridge}`);
+    await ops.addVif(tc, id, v);
+  }
+}
+
 export async function createDomain(
   tc: ToolstackContext,
   ops: DomainOps,
@@ -92,61 +211,17 @@ export async function createDomain(
   try {
     // --- construct (§2.1 steps 1-3) -----------------------------------
     enter("construct", `checking configuration of "${c.name}"`);
-    if (await nameTaken(tc, c.name)) throw new Error(`a domain named "${c.name}" already exists`);
-    const uuid = c.uuid ?? uuidFrom(tc.rng.bytes(16));
-    const created = check(
-      tc.hypercall({
-        hc: "domctl",
-        op: "createdomain",
-        config: { handle: uuid, hvm: c.type !== "pv", hap: c.type !== "pv", maxVcpus: c.maxvcpus },
-      }),
-      "createdomain",
-      0,
-    );
-    domid = created.domid!;
-    const id = domid;
-    progress.step(0.5, `domain ${id} created, writing its xenstore skeleton`);
-    await tc.xs.transaction(async (tx) => await applyLayout(tc.xs, tx, skeleton(id, uuid, c)));
-    if (c.type === "hvm") await tc.xs.write(`/libxl/${id}/dm-version`, "qemu_xen");
+    const { uuid } = await makeDomain(tc, c, (id) => {
+      domid = id;
+      progress.step(0.5, `domain ${id} created, writing its xenstore skeleton`);
+    });
+    const id = domid!;
 
     // --- init: bootloader, build_pre, build (§2.1 steps 4-5) -----------
     enter("init", c.bootloader ? `running ${c.bootloader}` : "preparing the boot image");
     const boot = ops.planBoot(c, tc.dom0);
     progress.step(0.3, "build_pre: vCPUs, memory limit, event channels");
-    check(
-      tc.hypercall({ hc: "domctl", op: "max_vcpus", domid: id, max: c.maxvcpus }),
-      "max_vcpus",
-      id,
-    );
-    check(
-      tc.hypercall({
-        hc: "domctl",
-        op: "max_mem",
-        domid: id,
-        maxMemKb: c.maxmemMb * 1024 + LIBXL_MAXMEM_CONSTANT_KB,
-      }),
-      "max_mem",
-      id,
-    );
-    const xsDomid = Number(await tc.xs.readString("/tool/xenstored/domid").catch(() => "0")) || 0;
-    const consoleDomid = Number(
-      await tc.xs.readString("/tool/xenconsoled/domid").catch(() => "0"),
-    ) || 0;
-    const storePort = check(
-      tc.hypercall({ hc: "event_channel_op", op: "alloc_unbound", dom: id, remoteDom: xsDomid }),
-      "alloc_unbound (store)",
-      id,
-    ).port!;
-    const consolePort = check(
-      tc.hypercall({
-        hc: "event_channel_op",
-        op: "alloc_unbound",
-        dom: id,
-        remoteDom: consoleDomid,
-      }),
-      "alloc_unbound (console)",
-      id,
-    ).port!;
+    const { storePort, consolePort } = await buildPre(tc, id, c);
     progress.step(0.6, `building a ${c.type} domain of ${c.memoryMb} MiB`);
     const pages = c.memoryMb * 256;
     const ports = { store: storePort, console: consolePort };
@@ -156,34 +231,22 @@ export async function createDomain(
 
     // --- store VM and domain details, INTRODUCE (build_post) -----------
     enter("store VM details", `/vm/${uuid}`);
-    const startTime = (tc.clock.nowNs() / NS_PER_S).toFixed(2);
     const image = boot.mode === "bios"
       ? {}
       : { kernel: boot.kernelPath, ramdisk: boot.ramdiskPath };
-    const vmEntries = vmDetails(uuid, c, startTime, image);
     enter("store domain details", `/local/domain/${id}, then INTRODUCE`);
-    const domEntries = domainDetails(id, c, { port: storePort, ringRef: built.storeFrame });
-    await tc.xs.transaction(async (tx) =>
-      await applyLayout(tc.xs, tx, [...vmEntries, ...domEntries])
-    );
-    await tc.xs.introduce(id, built.storeFrame, storePort);
+    await storeDetails(tc, id, uuid, c, image, { port: storePort, frame: built.storeFrame });
 
     // --- devices: disks, console, NICs (§2.1 steps 6-9) ---------------
     enter("register watches", "attaching devices");
-    for (const d of c.disks) {
-      progress.step(0.2, `disk ${d.vdev}`);
-      await ops.addDisk(tc, id, d);
-    }
-    progress.step(0.5, "console 0");
-    await ops.addConsole(tc, id, {
-      port: consolePort,
-      ringRef: built.consoleFrame,
-      backendType: c.type === "hvm" ? "ioemu" : "xenconsoled",
-    });
-    for (const v of c.vifs) {
-      progress.step(0.8, `vif ${v.devid} on ${v.bridge}`);
-      await ops.addVif(tc, id, v);
-    }
+    await attachDevices(
+      tc,
+      ops,
+      id,
+      c,
+      { port: consolePort, frame: built.consoleFrame },
+      (f, d) => progress.step(f, d),
+    );
 
     // --- refresh shutdown, unpause (§2.1 step 12) ----------------------
     enter("refresh shutdown", opts.paused ? "left paused (-p)" : "unpausing");

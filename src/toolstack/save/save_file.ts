@@ -21,6 +21,31 @@ export function fileSink(file: Deno.FsFile): SaveSink {
 }
 
 /**
+ * A sink that writes with blocking calls: for a host on virtual time, where
+ * waiting on real I/O would let the simulation's event queue run dry (and
+ * would make a run depend on disk timing).
+ */
+export function fileSinkSync(file: Deno.FsFile): SaveSink {
+  return (chunk) => {
+    let at = 0;
+    while (at < chunk.length) at += file.writeSync(chunk.subarray(at));
+  };
+}
+
+/** {@link fileChunks} with blocking reads (see {@link fileSinkSync}). */
+export async function* fileChunksSync(
+  file: Deno.FsFile,
+  chunkBytes = SAVE_FILE_READ_BYTES,
+): AsyncGenerator<Uint8Array> {
+  const buf = new Uint8Array(chunkBytes);
+  for (;;) {
+    const n = file.readSync(buf);
+    if (n === null) return;
+    yield buf.subarray(0, n);
+  }
+}
+
+/**
  * The file's bytes in chunks of up to `chunkBytes`. The buffer is reused,
  * which suits {@link SaveImageReader} (it keeps no view of a chunk).
  */

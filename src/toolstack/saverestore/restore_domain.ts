@@ -1,0 +1,447 @@
+/**
+ * @module
+ * `xl restore` / the migration receiver: `libxl_domain_create_restore`
+ * with libxc's `xc_domain_restore` inside (lifecycle-and-migration.md
+ * §5.5, §4.2):
+ *
+ * 1. read the xl header; the JSON config says what domain to make (a
+ *    config that is missing or not a domain config is refused before
+ *    anything is created);
+ * 2. domain_make (new domid, `/local/domain/<id>` skeleton), no
+ *    bootloader, build_pre (limits, **new** store and console ports);
+ * 3. the libxc stream: each PAGE_DATA batch populates its pfns (XTAB and
+ *    BROKEN are skipped, XALLOC only allocated) and writes the pages
+ *    through a foreign mapping; vCPU and HVM state are kept until the end;
+ * 4. `stream_complete`: PV — vCPU 0's RDX (a pfn in the stream) becomes
+ *    start_info's new MFN, and start_info gets the new store/console MFNs
+ *    and ports, `nr_pages` = max_pfn + 1, `shared_info`, `flags` = 0;
+ *    vCPU contexts are set (cr3 pfn → mfn). HVM — the saved params, then
+ *    STORE_EVTCHN / CONSOLE_EVTCHN = the new ports, then the HVM context
+ *    (CALLBACK_IRQ is not in the stream: the guest sets it again). Both:
+ *    grant entries 0 and 1 seeded for the new backends;
+ * 5. build_post: `/vm` and domain details, XS_INTRODUCE with the store
+ *    page and new port; devices written fresh (frontends and backends at
+ *    state 1); the device model gets EMULATOR_CONTEXT;
+ * 6. the domain is left paused for the caller (xl unpauses unless `-p`);
+ *    the guest resumes inside its suspend hypercall with RAX = 0.
+ *
+ * Any failure — a truncated or corrupt image, a pfn beyond the domain's
+ * memory, a device that does not come up — destroys the half-built domain
+ * and its xenstore nodes, and the error names the step
+ * ({@link RestoreError}).
+ */
+import { decodeStartInfo, encodeStartInfo } from "../../hv/start_info.ts";
+import {
+  HVM_PARAM_CONSOLE_EVTCHN,
+  HVM_PARAM_CONSOLE_PFN,
+  HVM_PARAM_STORE_EVTCHN,
+  HVM_PARAM_STORE_PFN,
+} from "../../hv/hvm_params.ts";
+import { PAGE_SIZE, VGCF_online } from "../../hv/xen_abi.ts";
+import { check } from "../build/hypercall_error.ts";
+import {
+  attachDevices,
+  buildPre,
+  LIBXL_MAXMEM_CONSTANT_KB,
+  makeDomain,
+} from "../create/create_domain.ts";
+import { storeDetails } from "../create/create_domain.ts";
+import { destroyDomain } from "../create/destroy_domain.ts";
+import type { DomainOps } from "../create/domain_ops.ts";
+import type { DomainConfig } from "../domain_config.ts";
+import { SaveImageReader } from "../save/save_image_reader.ts";
+import type { SaveImage } from "../save/save_record.ts";
+import { SaveImageError } from "../save/save_image_error.ts";
+import { MAX_BATCH_SIZE, PFINFO } from "../save/stream_format.ts";
+import type { ToolstackContext } from "../toolstack_context.ts";
+import { parseDomainConfigJson } from "./config_json.ts";
+import { hvContextFromBlob, pvVcpuContext } from "./vcpu_state.ts";
+
+/** The restore steps, for errors and progress. */
+export type RestoreStep = "header" | "domain" | "memory" | "state" | "devices";
+
+/** Restoring failed: at which step, why; nothing of the new domain is left. */
+export class RestoreError extends Error {
+  override name = "RestoreError";
+  readonly step: RestoreStep;
+  override readonly cause: unknown;
+  constructor(step: RestoreStep, cause: unknown) {
+    super(`restore failed during ${step}: ${cause instanceof Error ? cause.message : cause}`);
+    this.step = step;
+    this.cause = cause;
+  }
+}
+
+export interface RestoreProgress {
+  readonly step: RestoreStep | "done";
+  /** Pages written so far. */
+  readonly pages: number;
+  readonly bytes: number;
+}
+
+export interface RestoreOptions {
+  readonly progress?: (p: RestoreProgress) => void;
+  /**
+   * Runs after the devices are attached, before the caller unpauses: the
+   * host starts the guest's kernel (in its resume path) and the device
+   * model with the saved emulator state.
+   */
+  readonly beforeUnpause?: (r: RestoredDomain) => void | Promise<void>;
+  /** Replaces the config's name (migration's `<name>--incoming`). */
+  readonly name?: string;
+}
+
+export interface RestoredDomain {
+  readonly domid: number;
+  readonly uuid: string;
+  readonly config: DomainConfig;
+  readonly storePort: number;
+  readonly consolePort: number;
+  readonly storeFrame: number;
+  readonly consoleFrame: number;
+  readonly storePfn: number;
+  readonly consolePfn: number;
+  /** PV: start_info's pfn. */
+  readonly startInfoPfn?: number;
+  /** EMULATOR_CONTEXT blobs (HVM). */
+  readonly emulatorContext?: Uint8Array;
+  readonly pages: number;
+  readonly bytes: number;
+}
+
+/** Pages of one PAGE_DATA batch, gathered from the page sink. */
+class PageWriter {
+  readonly #tc: ToolstackContext;
+  readonly #domid: number;
+  readonly #limitPages: number;
+  readonly #populated = new Set<number>();
+  readonly #pfns: number[] = [];
+  readonly #alloc: number[] = [];
+  readonly #buf = new Uint8Array(MAX_BATCH_SIZE * PAGE_SIZE);
+  written = 0;
+
+  constructor(tc: ToolstackContext, domid: number, limitPages: number) {
+    this.#tc = tc;
+    this.#domid = domid;
+    this.#limitPages = limitPages;
+  }
+
+  /** The reader's page sink: `page` is only valid during the call. */
+  take(pfn: number, type: number, page: Uint8Array | null): void {
+    if (type === PFINFO.XTAB || type === PFINFO.BROKEN) return;
+    if (pfn >= this.#limitPages) {
+      throw new Error(`pfn ${pfn} is beyond the domain's ${this.#limitPages} pages`);
+    }
+    if (!this.#populated.has(pfn)) this.#alloc.push(pfn);
+    if (page === null) return; // XALLOC: allocate only
+    this.#buf.set(page, this.#pfns.length * PAGE_SIZE);
+    this.#pfns.push(pfn);
+    if (this.#pfns.length === MAX_BATCH_SIZE) this.flush();
+  }
+
+  /** Populates what is new and writes the gathered pages. */
+  flush(): void {
+    const id = this.#domid;
+    if (this.#alloc.length > 0) {
+      const gpfns = this.#alloc.splice(0);
+      const r = check(
+        this.#tc.hypercall({
+          hc: "memory_op",
+          op: "populate_physmap",
+          domid: id,
+          extentOrder: 0,
+          gpfns,
+        }),
+        "populate_physmap",
+        id,
+      );
+      if (r.ret !== gpfns.length) {
+        throw new Error(`populate_physmap: ${r.ret} of ${gpfns.length} pages`);
+      }
+      for (const p of gpfns) this.#populated.add(p);
+    }
+    if (this.#pfns.length === 0) return;
+    const pfns = this.#pfns.splice(0);
+    const map = this.#tc.foreignMap(id, pfns, true);
+    try {
+      const ret = map.copyIn(this.#buf.subarray(0, pfns.length * PAGE_SIZE));
+      if (ret < 0) throw new Error(`writing ${pfns.length} pages: ${ret}`);
+    } finally {
+      map.unmap();
+    }
+    this.written += pfns.length;
+  }
+
+  get populated(): ReadonlySet<number> {
+    return this.#populated;
+  }
+}
+
+function translate(tc: ToolstackContext, domid: number, pfns: number[]): number[] {
+  return check(
+    tc.hypercall({ hc: "memory_op", op: "translate_gpfn_list", domid, gpfns: pfns }),
+    "translate_gpfn_list",
+    domid,
+  ).mfns!;
+}
+
+/** Restores a domain from the xl-format image in `chunks`; see the module doc. */
+export async function restoreDomain(
+  tc: ToolstackContext,
+  ops: DomainOps,
+  chunks: AsyncIterable<Uint8Array>,
+  opts: RestoreOptions = {},
+): Promise<RestoredDomain> {
+  const report = opts.progress ?? (() => {});
+  let step: RestoreStep = "header";
+  let domid: number | undefined;
+  let bytes = 0;
+  let pages: PageWriter | undefined;
+  // The reader runs with a page sink that forwards to `pages` once the
+  // domain exists; the xl header (and so the config) comes first.
+  const reader = new SaveImageReader({
+    format: "xl",
+    pageSink: (pfn, type, page) => {
+      if (pages === undefined) throw new Error("page data before the domain exists");
+      pages.take(pfn, type, page);
+    },
+  });
+  const it = chunks[Symbol.asyncIterator]();
+  try {
+    // --- 1. header and config ----------------------------------------
+    // Feed chunks until the xl header is through; the reader stops short
+    // of page data since the header is the first thing in the image, but
+    // a chunk may hold more: buffer it and replay after the domain exists.
+    const pending: Uint8Array[] = [];
+    let configText: string | undefined;
+    let headerReader: SaveImageReader | undefined = new SaveImageReader({ format: "xl" });
+    while (configText === undefined) {
+      const next = await it.next();
+      if (next.done) {
+        const f = headerReader!.finish();
+        throw f.ok ? new Error("image ended before the xl header") : f.error;
+      }
+      const chunk = next.value.slice();
+      pending.push(chunk);
+      const r = headerReader!.push(chunk);
+      if (!r.ok) throw r.error;
+      const xl = r.records.find((x) => x.layer === "xl");
+      if (xl !== undefined && xl.layer === "xl") {
+        if (xl.config === undefined) throw new Error("the image holds no domain config");
+        configText = xl.config.text;
+      }
+    }
+    headerReader = undefined;
+    const saved = parseDomainConfigJson(configText);
+    const config: DomainConfig = opts.name ? { ...saved, name: opts.name } : saved;
+
+    // --- 2. domain_make, build_pre ---------------------------------------
+    step = "domain";
+    report({ step, pages: 0, bytes });
+    await tc.sleep(0);
+    const { uuid } = await makeDomain(tc, config, (id) => (domid = id));
+    const id = domid!;
+    tc.trace.emit({ src: "toolstack", dom: id, op: "restore", step, name: config.name });
+    const ports = await buildPre(tc, id, config);
+    pages = new PageWriter(tc, id, config.maxmemMb * 256 + LIBXL_MAXMEM_CONSTANT_KB / 4);
+
+    // --- 3. the stream -----------------------------------------------------
+    step = "memory";
+    let done = false;
+    const feed = (chunk: Uint8Array) => {
+      bytes += chunk.length;
+      if (done) {
+        if (chunk.length > 0) {
+          throw new SaveImageError(
+            "trailing_data",
+            { layer: "libxl stream", offset: reader.offset },
+            "bytes follow the final END record",
+          );
+        }
+        return;
+      }
+      const r = reader.push(chunk);
+      if (!r.ok) throw r.error;
+      pages!.flush();
+      done = r.done;
+      if (done && r.consumed < chunk.length) feed(chunk.subarray(r.consumed));
+    };
+    for (const c of pending) feed(c);
+    report({ step, pages: pages.written, bytes });
+    for (;;) {
+      const next = await it.next();
+      if (next.done) break;
+      feed(next.value);
+      report({ step, pages: pages.written, bytes });
+      await tc.sleep(0); // one clock event per chunk (see save_domain.ts)
+    }
+    const f = reader.finish();
+    if (!f.ok) throw f.error;
+    const image = f.image;
+    pages.flush();
+    const wantType = config.type === "pv" ? "pv" : "hvm";
+    if (image.domainType !== wantType) {
+      throw new Error(
+        `the stream is for an ${image.domainType} domain, the config for ${wantType}`,
+      );
+    }
+
+    // --- 4. stream_complete --------------------------------------------
+    step = "state";
+    report({ step, pages: pages.written, bytes });
+    const layout = image.domainType === "pv"
+      ? completePv(tc, id, image, ports, pages.populated)
+      : completeHvm(tc, id, image, ports);
+    check(
+      tc.hypercall({
+        hc: "grant_table_op",
+        op: "seed",
+        dom: id,
+        consoleGfn: layout.consolePfn,
+        consoleDomid: 0,
+        xenstoreGfn: layout.storePfn,
+        xenstoreDomid: 0,
+      }),
+      "gnttab seed",
+      id,
+    );
+
+    // --- 5. build_post, devices -----------------------------------------
+    step = "devices";
+    report({ step, pages: pages.written, bytes });
+    await storeDetails(tc, id, uuid, config, { kernel: config.kernel, ramdisk: config.ramdisk }, {
+      port: ports.storePort,
+      frame: layout.storeFrame,
+    });
+    await attachDevices(tc, ops, id, config, {
+      port: ports.consolePort,
+      frame: layout.consoleFrame,
+    });
+    const restored: RestoredDomain = {
+      domid: id,
+      uuid,
+      config,
+      ...ports,
+      ...layout,
+      emulatorContext: image.emulatorContexts[0]?.blob,
+      pages: pages.written,
+      bytes,
+    };
+    await opts.beforeUnpause?.(restored);
+    tc.trace.emit({ src: "toolstack", dom: id, op: "restore", step: "done", pages: pages.written });
+    report({ step: "done", pages: pages.written, bytes });
+    return restored;
+  } catch (e) {
+    tc.trace.emit({ src: "toolstack", dom: domid, op: "restore", step, error: String(e) });
+    if (domid !== undefined) await destroyDomain(tc, ops, domid, { force: true }).catch(() => {});
+    throw new RestoreError(step, e);
+  } finally {
+    await it.return?.();
+  }
+}
+
+interface Layout {
+  storePfn: number;
+  storeFrame: number;
+  consolePfn: number;
+  consoleFrame: number;
+  startInfoPfn?: number;
+}
+
+/** x86_pv_stream_complete: vCPUs, then start_info's fix-ups (§4.2). */
+function completePv(
+  tc: ToolstackContext,
+  id: number,
+  image: SaveImage,
+  ports: { storePort: number; consolePort: number },
+  populated: ReadonlySet<number>,
+): Layout {
+  const basic0 = image.vcpus.get(0)?.basic;
+  if (basic0 === undefined) throw new Error("the stream has no X86_PV_VCPU_BASIC for vCPU 0");
+  const pfnToMfn = (pfn: number) => {
+    if (!populated.has(pfn)) throw new Error(`pfn ${pfn} named by a vCPU is not in the stream`);
+    return translate(tc, id, [pfn])[0];
+  };
+  const ctx0 = pvVcpuContext(basic0, pfnToMfn);
+  const startInfoPfn = ctx0.rdx;
+  if (!populated.has(startInfoPfn)) {
+    throw new Error(`vCPU 0's start_info pfn ${startInfoPfn} is not in the stream`);
+  }
+  // process_start_info: start_info's frames were made pfns by the guest.
+  const map = tc.foreignMap(id, [startInfoPfn], true);
+  let storePfn: number, consolePfn: number;
+  try {
+    const page = new Uint8Array(PAGE_SIZE);
+    if (map.read(0, 0, page) < 0) throw new Error("cannot read start_info");
+    const si = decodeStartInfo(page);
+    if (!si.magic.startsWith("xen-")) {
+      throw new Error(`pfn ${startInfoPfn} named by vCPU 0 holds no start_info`);
+    }
+    storePfn = si.storeMfn;
+    consolePfn = si.consoleMfn;
+    for (const [what, pfn] of [["store", storePfn], ["console", consolePfn]] as const) {
+      if (!populated.has(pfn)) {
+        throw new Error(`start_info's ${what} pfn ${pfn} is not in the stream`);
+      }
+    }
+    const [storeMfn, consoleMfn] = translate(tc, id, [storePfn, consolePfn]);
+    const info = check(
+      tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid: id }),
+      "getdomaininfo",
+      id,
+    ).info!;
+    si.storeMfn = storeMfn;
+    si.storeEvtchn = ports.storePort;
+    si.consoleMfn = consoleMfn;
+    si.consoleEvtchn = ports.consolePort;
+    si.nrPages = Math.max(...populated) + 1;
+    si.sharedInfo = info.sharedInfoFrame * PAGE_SIZE;
+    si.flags = 0;
+    encodeStartInfo(si, page);
+    if (map.write(0, 0, page) < 0) throw new Error("cannot write start_info");
+  } finally {
+    map.unmap();
+  }
+  ctx0.rdx = pfnToMfn(startInfoPfn);
+  for (const [v, state] of [...image.vcpus.entries()].sort((a, b) => a[0] - b[0])) {
+    if (state.basic === undefined) continue;
+    const ctx = v === 0 ? ctx0 : pvVcpuContext(state.basic, pfnToMfn);
+    ctx.flags |= VGCF_online; // vCPUs restored from records are online
+    check(
+      tc.hypercall({ hc: "domctl", op: "setvcpucontext", domid: id, vcpu: v, ctx }),
+      "setvcpucontext",
+      id,
+    );
+  }
+  const [storeMfn, consoleMfn] = translate(tc, id, [storePfn, consolePfn]);
+  return { storePfn, storeFrame: storeMfn, consolePfn, consoleFrame: consoleMfn, startInfoPfn };
+}
+
+/** x86_hvm_stream_complete: params, the new ports, then the HVM context. */
+function completeHvm(
+  tc: ToolstackContext,
+  id: number,
+  image: SaveImage,
+  ports: { storePort: number; consolePort: number },
+): Layout {
+  if (image.hvmContext === undefined) throw new Error("the stream has no HVM_CONTEXT");
+  const set = (index: number, value: number) =>
+    check(
+      tc.hypercall({ hc: "hvm_op", op: "set_param", domid: id, index, value }),
+      `set_param ${index}`,
+      id,
+    );
+  let storePfn = 0, consolePfn = 0;
+  for (const p of image.hvmParams) {
+    const value = Number(p.value);
+    if (p.index === HVM_PARAM_STORE_PFN) storePfn = value;
+    if (p.index === HVM_PARAM_CONSOLE_PFN) consolePfn = value;
+    set(p.index, value);
+  }
+  if (storePfn === 0) throw new Error("HVM_PARAMS has no STORE_PFN");
+  set(HVM_PARAM_STORE_EVTCHN, ports.storePort);
+  set(HVM_PARAM_CONSOLE_EVTCHN, ports.consolePort);
+  const blob = hvContextFromBlob(image.hvmContext);
+  check(tc.hypercall({ hc: "domctl", op: "sethvmcontext", domid: id, blob }), "sethvmcontext", id);
+  return { storePfn, storeFrame: storePfn, consolePfn, consoleFrame: consolePfn };
+}

@@ -5,7 +5,7 @@
  * `create` reads the config file here and shows the host's progress as a
  * bar, in xend's phases.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { callXlRpc } from "../host/xl_rpc.ts";
 
 const USAGE = `Usage: deno task xl [--rundir DIR] <command> [args]
@@ -17,6 +17,8 @@ const USAGE = `Usage: deno task xl [--rundir DIR] <command> [args]
   suspend DOM              suspend (the guest acks control/shutdown; 60 s limits as libxl)
   resume [-s] DOM          resume a suspended domain (fast/cooperative; -s: slow, guest re-initialises)
   destroy DOM              destroy at once
+  save [-c] [-p] DOM FILE  save to FILE in Xen's format, then destroy (-c: keep running; -p: leave paused)
+  restore [-p] FILE        restore a saved domain (-p: leave it paused)
   sysrq DOM KEY            send a SysRq key
   domid NAME               print a domain's id
 DOM is a name, a domid or a UUID.`;
@@ -54,6 +56,12 @@ async function call(
     }
     fail((e as Error).message);
   }
+}
+
+/** A host progress line, printed as xl prints its own: on stderr. */
+function showLine(p: unknown): void {
+  const x = p as { line?: string };
+  if (x.line) console.error(x.line);
 }
 
 const need = (n: number, what: string) => {
@@ -98,6 +106,29 @@ switch (cmd) {
     need(1, "a domain");
     await call(cmd, { dom: positional[0], wait: flags.has("-w"), force: flags.has("-F") });
     break;
+  case "save": {
+    need(2, "a domain and a file");
+    await call("save", {
+      dom: positional[0],
+      file: resolve(positional[1]),
+      checkpoint: flags.has("-c"),
+      paused: flags.has("-p"),
+    }, showLine);
+    break;
+  }
+  case "restore": {
+    need(1, "a save file");
+    const r = await call(
+      "restore",
+      { file: resolve(positional[0]), paused: flags.has("-p") },
+      showLine,
+    ) as {
+      domid: number;
+      name: string;
+    };
+    console.log(`Domain ${r.domid} "${r.name}" restored${flags.has("-p") ? " (paused)" : ""}`);
+    break;
+  }
   case "sysrq":
     need(2, "a domain and a key");
     await call("sysrq", { dom: positional[0], key: positional[1] });

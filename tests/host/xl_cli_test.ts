@@ -76,6 +76,29 @@ Deno.test("xl against a host process: create, list, refusal, shutdown -w, bad co
     assert.match(again.stderr, /cannot pause: domain "web" is Paused; allowed: unpause/);
     assert.equal((await xl(rundir, "unpause", "web")).code, 0);
 
+    // save to a directory that does not exist: refused, the guest runs on.
+    const nowhere = await xl(rundir, "save", "web", join(dir, "missing", "web.save"));
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.stderr, /No such file or directory|not found/i);
+    assert.match(
+      (await xl(rundir, "list")).stdout,
+      /^web\s+1\s+16\s+1\s+-b----|^web\s+1\s+16\s+1\s+r-----/m,
+    );
+
+    const save = await xl(rundir, "save", "web", join(dir, "web.save"));
+    assert.equal(save.code, 0, save.stderr);
+    assert.match(save.stderr, /^Saving to .*web\.save new xl format \(info 0x3\/0x0\/\d+\)$/m);
+    assert.match(save.stderr, /Saving memory: 4096\/4096 100%/);
+    assert.doesNotMatch((await xl(rundir, "list")).stdout, /^web /m, "saved and destroyed");
+    const restore = await xl(rundir, "restore", join(dir, "web.save"));
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.match(
+      restore.stderr,
+      /^Loading new save file .*web\.save \(new xl fmt info 0x3\/0x0\/\d+\)$/m,
+    );
+    assert.match(restore.stdout, /^Domain 2 "web" restored$/m);
+    assert.match((await xl(rundir, "list")).stdout, /^web\s+2\s+16\s+1\s+/m);
+
     const down = await xl(rundir, "shutdown", "-w", "web");
     assert.equal(down.code, 0, down.stderr);
     for (let i = 0; i < 50 && (await xl(rundir, "list")).stdout.includes("web"); i++) {

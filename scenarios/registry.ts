@@ -11,6 +11,7 @@ import {
   suspendNoShutdown,
   suspendResume,
 } from "./suspend_resume.ts";
+import { checkpoint, restoreHotplugFailure, saveRestore } from "./save_restore.ts";
 import { crashOnRequest, hotplugFailure, reboot, shutdownNeverAck } from "./shutdown_failures.ts";
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -24,6 +25,9 @@ export const SCENARIOS: readonly Scenario[] = [
   suspendNeverAck,
   suspendNoShutdown,
   suspendCrash,
+  saveRestore,
+  checkpoint,
+  restoreHotplugFailure,
 ];
 
 export function scenarioByName(name: string): Scenario | undefined {

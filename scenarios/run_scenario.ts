@@ -31,6 +31,9 @@ export async function runScenario(
   const reproduce = `deno task scenario ${s.name} --seed ${opts.seed}${argText}`;
   let host: Host | undefined;
   let error: string | undefined;
+  // The trace as it stood when the script ended: what the host's teardown
+  // logs afterwards depends on wall-clock ordering and is not the run.
+  let lines: readonly string[] = [];
   try {
     host = await Host.start({
       ...s.hostOptions?.(),
@@ -49,9 +52,9 @@ export async function runScenario(
   } catch (e) {
     error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   } finally {
+    lines = (trace as MemoryTrace | undefined)?.lines.slice() ?? [];
     await host?.stop().catch(() => {});
   }
-  const lines = trace?.lines ?? [];
   return {
     name: s.name,
     seed: opts.seed,

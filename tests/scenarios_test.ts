@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { runScenario } from "../scenarios/run_scenario.ts";
 import { scenarioByName, SCENARIOS } from "../scenarios/registry.ts";
+import { validator, verifyFile } from "./save/validator.ts";
 
 for (const s of SCENARIOS) {
   Deno.test(`scenario ${s.name}: runs to OK on seed 1`, async () => {
@@ -45,4 +46,51 @@ Deno.test("scenario runner: a failing scenario is a result with the command that
   assert.equal(r.ok, false);
   assert.equal(r.error, "Error: boom");
   assert.equal(r.reproduce, "deno task scenario always-fails --seed 42");
+});
+
+Deno.test("scenario save-restore: every kind restores with identical memory; the same seed gives the same trace", async () => {
+  const s = scenarioByName("save-restore")!;
+  for (const kind of ["pv", "pvhvm", "hvm"]) {
+    const r = await runScenario(s, { seed: 5, args: { kind } });
+    assert.ok(r.ok, `${kind}: ${r.error}`);
+    assert.match(
+      r.summary.join("\n"),
+      new RegExp(`^${kind}: xl restore → domain 2; memory identical`, "m"),
+    );
+    if (kind !== "hvm") assert.match(r.summary.join("\n"), /vbd\/51712=4 vif\/0=4/);
+  }
+  const a = await runScenario(s, { seed: 9, args: { kind: "pvhvm" } });
+  const b = await runScenario(s, { seed: 9, args: { kind: "pvhvm" } });
+  assert.equal(a.trace.join("\n"), b.trace.join("\n"));
+});
+
+Deno.test({
+  name: "scenario save-restore --save-file keeps an image verify-stream-v2 accepts",
+  ignore: validator === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "xenlab-scenario-file-" });
+    try {
+      const path = `${dir}/kept.save`;
+      const r = await runScenario(scenarioByName("save-restore")!, {
+        seed: 1,
+        args: { kind: "hvm", "save-file": path },
+      });
+      assert.ok(r.ok, r.error);
+      const v = await verifyFile(path, "xl");
+      assert.equal(v.code, 0, v.stderr + v.stdout);
+      assert.match(v.stdout, /Libxl Record: Emulator context/, "the device model's state is in it");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("scenario restore-hotplug-failure: refused at the devices step by name, nothing left", async () => {
+  const r = await runScenario(scenarioByName("restore-hotplug-failure")!, { seed: 1 });
+  assert.ok(r.ok, r.error);
+  assert.match(
+    r.summary[1],
+    /^restore failed during devices: .*Could not find bridge device xenbr0/,
+  );
+  assert.equal(r.summary[2], "left behind: /local/domain has 0");
 });

@@ -88,7 +88,7 @@ export class Host {
     this.files = new Map(opts.files ?? []);
     const files = this.files;
     this.dom0 = {
-      bridges: new Set(opts.bridges ?? ["xenbr0"]),
+      bridges: new Set<string>(opts.bridges ?? ["xenbr0"]),
       readFile: opts.readFile ?? ((p) => files.get(p)),
     };
     this.#externalGuests = opts.externalGuests ?? false;
@@ -249,6 +249,11 @@ export class Host {
     });
     agent.ready.catch(() => {}); // failures show in the agent's state and trace
     this.guests.set(domid, agent);
+  }
+
+  /** dom0's administrator takes a bridge down (`ip link delete`): vif-bridge no longer finds it. */
+  removeBridge(name: string): boolean {
+    return (this.dom0.bridges as Set<string>).delete(name);
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   suspendNoShutdown,
   suspendResume,
 } from "./suspend_resume.ts";
+import { hvmS3 } from "./hvm_s3.ts";
 import { checkpoint, restoreHotplugFailure, saveRestore } from "./save_restore.ts";
 import { crashOnRequest, hotplugFailure, reboot, shutdownNeverAck } from "./shutdown_failures.ts";
 
@@ -28,6 +29,7 @@ export const SCENARIOS: readonly Scenario[] = [
   saveRestore,
   checkpoint,
   restoreHotplugFailure,
+  hvmS3,
 ];
 
 export function scenarioByName(name: string): Scenario | undefined {

@@ -94,3 +94,14 @@ Deno.test("scenario restore-hotplug-failure: refused at the devices step by name
   );
   assert.equal(r.summary[2], "left behind: /local/domain has 0");
 });
+
+Deno.test("scenario hvm-s3: S3 through the firmware, method C while asleep, s3resume re-initialises devices", async () => {
+  const r = await runScenario(scenarioByName("hvm-s3")!, { seed: 1 });
+  assert.ok(r.ok, r.error);
+  const text = r.summary.join("\n");
+  assert.match(text, /ACPI_S_STATE = 3, domain held/);
+  assert.match(text, /suspend it by remote-shutdown/);
+  assert.match(text, /1 device reset, ACPI_S_STATE = 0/);
+  assert.match(text, /ata: hda: link up, configured \(disk\)/);
+  assert.match(text, /a second s3resume is refused: .*not in suspended state/);
+});

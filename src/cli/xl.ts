@@ -20,6 +20,7 @@ const USAGE = `Usage: deno task xl [--rundir DIR] <command> [args]
   save [-c] [-p] DOM FILE  save to FILE in Xen's format, then destroy (-c: keep running; -p: leave paused)
   restore [-p] FILE        restore a saved domain (-p: leave it paused)
   sysrq DOM KEY            send a SysRq key
+  trigger DOM TRIGGER [VCPU]  nmi, power, sleep (ACPI S3), s3resume, reset, init
   domid NAME               print a domain's id
 DOM is a name, a domid or a UUID.`;
 
@@ -127,6 +128,15 @@ switch (cmd) {
       name: string;
     };
     console.log(`Domain ${r.domid} "${r.name}" restored${flags.has("-p") ? " (paused)" : ""}`);
+    break;
+  }
+  case "trigger": {
+    if (positional.length < 2 || positional.length > 3) {
+      fail(`trigger takes a domain, a trigger and maybe a vCPU\n${USAGE}`, 2);
+    }
+    const vcpu = positional[2] === undefined ? 0 : Number(positional[2]);
+    if (!Number.isSafeInteger(vcpu) || vcpu < 0) fail(`vCPU "${positional[2]}" is not a number`, 2);
+    await call("trigger", { dom: positional[0], trigger: positional[1], vcpu });
     break;
   }
   case "sysrq":

@@ -46,6 +46,7 @@ export class AcpiPower {
       if (core.state !== "sleeping") return false;
       core.trace("acpi_wake", { rip: ctx.rip });
       core.print("ACPI: Waking up from system sleep state S3");
+      this.#resumeDevices();
       core.setState("running");
       return true;
     };
@@ -110,6 +111,24 @@ export class AcpiPower {
     core.print("ACPI: Preparing to enter system sleep state S3");
     core.setState("sleeping");
     this.#enter("S3", ACPI_SLP_TYP_S3);
+  }
+
+  /**
+   * The OS's device resume after S3: the device model reset every emulated
+   * device on wake, so each driver finds its device again and sets it up
+   * (Linux's `dpm_resume`: ata link up and reconfigure the disk, the NIC
+   * re-initialised).
+   */
+  #resumeDevices(): void {
+    const core = this.#core;
+    const devices = this.#platform?.probeBootDevices() ?? [];
+    for (const d of devices) {
+      const name = d.name ?? d.kind;
+      if (d.kind === "network") core.print(`e1000 ${name}: reset, link is up`);
+      else core.print(`ata: ${name}: link up, configured (${d.kind})`);
+    }
+    core.trace("acpi_resume_devices", { devices: devices.map((d) => d.name ?? d.kind) });
+    core.print("PM: suspend exit");
   }
 
   #enter(sState: string, slpTyp: number): void {

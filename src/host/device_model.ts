@@ -43,6 +43,7 @@ export class DeviceModel implements HvmPlatform {
   readonly #cmos: CmosBootOrder;
   readonly #devices: readonly BiosDevice[];
   #partial = "";
+  #devicesReset = 0;
 
   constructor(hv: Hypervisor, domid: number, trace: Trace, opts: DeviceModelOptions) {
     this.#hv = hv;
@@ -108,6 +109,36 @@ export class DeviceModel implements HvmPlatform {
         `device model: remote_shutdown(${reason}) of domain ${this.#domid}: ${r.ret}`,
       );
     }
+  }
+
+  /**
+   * QMP `system_wakeup` (`xl trigger DOM s3resume`, §3.9): QEMU resets its
+   * devices and sets HVM_PARAM_ACPI_S_STATE to 0; Xen restarts vCPU 0 at
+   * the reset vector and the firmware jumps to the OS's wake vector.
+   * Returns the set_param's ret (-EINVAL if the domain is not asleep).
+   */
+  systemWakeup(): number {
+    const asleep = this.#hv.hypercall(0, {
+      hc: "hvm_op",
+      op: "get_param",
+      domid: this.#domid,
+      index: HVM_PARAM_ACPI_S_STATE,
+    }).value;
+    this.#trace.emit({ src: "qemu", dom: this.#domid, qmp: "system_wakeup", sState: asleep });
+    if (asleep !== 3) return -22; // QEMU: "Unable to wake up: guest is not in suspended state"
+    this.#devicesReset++;
+    return this.#hv.hypercall(0, {
+      hc: "hvm_op",
+      op: "set_param",
+      domid: this.#domid,
+      index: HVM_PARAM_ACPI_S_STATE,
+      value: 0,
+    }).ret;
+  }
+
+  /** How many times the emulated devices were reset by a wake-up. */
+  get devicesReset(): number {
+    return this.#devicesReset;
   }
 
   /**

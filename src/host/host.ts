@@ -117,6 +117,7 @@ export class Host {
       built: (domid, config, created) => this.#startGuest(domid, config, created),
       restored: (r) => this.#startRestoredGuest(r),
       deviceModelState: (domid) => this.deviceModels.get(domid)?.saveState(),
+      deviceModelWakeup: (domid) => this.deviceModels.get(domid)?.systemWakeup(),
       event: opts.onEvent,
     });
     await this.toolstack.start();

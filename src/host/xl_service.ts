@@ -61,6 +61,12 @@ export async function xlService(
       return await ts.sysrq(await ts.lookup(str(a, "dom")), str(a, "key"));
     case "domid":
       return await ts.lookup(str(a, "dom"));
+    case "trigger":
+      return ts.trigger(
+        await ts.lookup(str(a, "dom")),
+        str(a, "trigger"),
+        typeof a.vcpu === "number" ? a.vcpu : 0,
+      );
     case "save": {
       const domid = await ts.lookup(str(a, "dom"));
       const file = str(a, "file");

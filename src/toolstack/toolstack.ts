@@ -83,6 +83,8 @@ export interface ToolstackHooks {
   restored?(restored: RestoredDomain): void | Promise<void>;
   /** HVM: the device model's saved state (EMULATOR_CONTEXT) of `domid`. */
   deviceModelState?(domid: number): Uint8Array | undefined;
+  /** HVM: QMP `system_wakeup` to `domid`'s device model; the answer's ret, or undefined: none. */
+  deviceModelWakeup?(domid: number): number | undefined;
   event?(e: ToolstackEvent): void;
 }
 
@@ -297,6 +299,31 @@ export class Toolstack {
     }
     this.#emit({ kind: "restored", domid: r.domid, name: r.config.name });
     return this.#domains.get(r.domid)!;
+  }
+
+  /**
+   * `xl trigger DOM nmi|reset|init|power|sleep|s3resume [VCPU]`
+   * (`libxl_send_trigger`): `s3resume` is QMP `system_wakeup` to the device
+   * model (§3.9); the others are XEN_DOMCTL_sendtrigger (RESET/INIT: -ENOSYS
+   * on x86, as on Xen).
+   */
+  trigger(domid: number, name: string, vcpu = 0): void {
+    const codes: Record<string, number> = { nmi: 0, reset: 1, init: 2, power: 3, sleep: 4 };
+    if (name === "s3resume") {
+      const ret = this.#hooks.deviceModelWakeup?.(domid);
+      if (ret === undefined) throw new Error(`domain ${domid} has no device model to wake`);
+      if (ret < 0) throw new Error(`s3resume of domain ${domid}: guest is not in suspended state`);
+      return;
+    }
+    const trigger = codes[name];
+    if (trigger === undefined) {
+      throw new Error(`unknown trigger "${name}": nmi, reset, init, power, sleep or s3resume`);
+    }
+    check(
+      this.tc.hypercall({ hc: "domctl", op: "sendtrigger", domid, trigger, vcpu }),
+      `sendtrigger ${name}`,
+      domid,
+    );
   }
 
   sysrq(domid: number, key: string): Promise<void> {

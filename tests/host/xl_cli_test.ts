@@ -76,6 +76,14 @@ Deno.test("xl against a host process: create, list, refusal, shutdown -w, bad co
     assert.match(again.stderr, /cannot pause: domain "web" is Paused; allowed: unpause/);
     assert.equal((await xl(rundir, "unpause", "web")).code, 0);
 
+    assert.equal((await xl(rundir, "trigger", "web", "nmi")).code, 0);
+    const wake = await xl(rundir, "trigger", "web", "s3resume");
+    assert.equal(wake.code, 1);
+    assert.match(wake.stderr, /has no device model to wake/);
+    const bogus = await xl(rundir, "trigger", "web", "tickle");
+    assert.equal(bogus.code, 1);
+    assert.match(bogus.stderr, /unknown trigger "tickle"/);
+
     // save to a directory that does not exist: refused, the guest runs on.
     const nowhere = await xl(rundir, "save", "web", join(dir, "missing", "web.save"));
     assert.equal(nowhere.code, 1);

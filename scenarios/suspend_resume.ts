@@ -30,7 +30,11 @@ export const suspendResume: Scenario = {
     const d = await host.run(host.toolstack.create(config(text)));
     await host.run(host.guests.get(d.domid)!.ready);
     const r = await host.run(host.toolstack.suspend(d.domid));
-    say(`${kind}: suspended by ${r.method} in ${r.tookNs / 1e9} s of virtual time`);
+    say(
+      `${kind}: suspended by ${r.method} in ${r.tookNs / 1e9} s (${
+        host.sched ? "virtual" : "real"
+      } time)`,
+    );
     say((await host.run(host.toolstack.list())).trimEnd());
     await host.run(host.toolstack.resume(d.domid));
     await host.advance(1e9);

@@ -105,3 +105,38 @@ Deno.test("scenario hvm-s3: S3 through the firmware, method C while asleep, s3re
   assert.match(text, /ata: hda: link up, configured \(disk\)/);
   assert.match(text, /a second s3resume is refused: .*not in suspended state/);
 });
+
+Deno.test("scenario --real: save-restore with guest kernels as their own processes over WebSocket", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "xenlab-real-scenario-" });
+  try {
+    const trace = `${dir}/trace.jsonl`;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../src/cli/scenario.ts", import.meta.url).pathname,
+        "save-restore",
+        "--kind",
+        "pvhvm",
+        "--real",
+        "--quiet",
+        "--trace",
+        trace,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, text + new TextDecoder().decode(out.stderr));
+    assert.match(text, /real processes/);
+    assert.match(text, /pvhvm: xl restore → domain 2; memory identical/);
+    assert.match(text, /devices reconnected: vbd\/51712=4 vif\/0=4/);
+    const lines = (await Deno.readTextFile(trace)).trim().split("\n").map((l) => JSON.parse(l));
+    // The restored kernel ran in its own process: its events came back over its stdout.
+    const entry = lines.find((e) => e.src === "guest" && e.dom === 2 && e.ev === "resume_entry");
+    assert.ok(entry, "the guest process resumed in domain 2");
+    assert.equal(entry.rax, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

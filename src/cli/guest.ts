@@ -12,6 +12,7 @@
  */
 import type { AgentState } from "../guest-agents/agent_core.ts";
 import { startGuestAgent } from "../guest-agents/guest_agent.ts";
+import { linuxSuspend } from "../guest-agents/linux_suspend.ts";
 import { connectRemoteGuestEnv, type RemoteGuestEnv } from "../guest-agents/remote_env.ts";
 import { Rng } from "../sim/rng.ts";
 import { SystemClock } from "../sim/system_clock.ts";
@@ -131,7 +132,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const layout = await layoutOf(flags, env, secret);
     say(`domain ${env.domid}: ${flags.kind} guest, profile ${flags.profile}`);
-    const agent = startGuestAgent(env, { kind: flags.kind, profile: flags.profile, ...layout });
+    const agent = startGuestAgent(env, {
+      kind: flags.kind,
+      profile: flags.profile,
+      suspend: flags.kind === "hvm" ? undefined : linuxSuspend,
+      resume: flags.resume,
+      ...layout,
+    });
     const stop = (code: number) => async () => {
       await agent.stop();
       env.close();

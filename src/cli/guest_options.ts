@@ -20,6 +20,8 @@ export interface GuestFlags {
   seed: number;
   /** Print every guest trace event as a JSON line too. */
   trace: boolean;
+  /** The domain was restored from an image: the kernel resumes in it (§4.2). */
+  resume: boolean;
   help: boolean;
 }
 
@@ -39,6 +41,7 @@ down or the host closed the connection.
   --domid N           refuse a secret that is not domain N's
   --seed N            seed of the guest's random choices (default 1)
   --trace             also print every guest trace event as a JSON line
+  --resume            the domain was restored from a save image: resume in it, do not boot
   -h, --help          this text
 
 Exit status: 0 shut down or disconnected, 1 error (connection refused, boot
@@ -60,6 +63,7 @@ export function parseGuestFlags(argv: readonly string[]): GuestFlags {
     profile: "well-behaved",
     seed: 1,
     trace: false,
+    resume: false,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -110,6 +114,9 @@ export function parseGuestFlags(argv: readonly string[]): GuestFlags {
       case "--trace":
         f.trace = true;
         break;
+      case "--resume":
+        f.resume = true;
+        break;
       case "-h":
       case "--help":
         f.help = true;
@@ -125,31 +132,4 @@ export function parseGuestFlags(argv: readonly string[]): GuestFlags {
   return { ...f, ws, secretFile, kind };
 }
 
-/**
- * Frontend ring pages the host gives each guest below its top special
- * pages (`GUEST_RING_PAGES` of `src/host/host.ts`, which this must match).
- */
-export const GUEST_RING_PAGES = 16;
-
-/** Where the host expects a guest of `pages` pages to put its rings and shared_info. */
-export interface GuestLayout {
-  readonly ringPfnBase: number;
-  readonly ringPages: number;
-  readonly sharedInfoPfn: number;
-}
-
-/**
- * The host's layout for a domain of `memoryKb` kB (`memory/target`):
- * shared_info at `pages - 3`, the ring pages just below it.
- */
-export function guestLayout(memoryKb: number): GuestLayout {
-  const pages = Math.floor(memoryKb / 4);
-  if (!Number.isSafeInteger(pages) || pages < 3 + GUEST_RING_PAGES + 8) {
-    throw new RangeError(`memory ${memoryKb} kB is too small for a guest`);
-  }
-  return {
-    ringPfnBase: pages - 3 - GUEST_RING_PAGES,
-    ringPages: GUEST_RING_PAGES,
-    sharedInfoPfn: pages - 3,
-  };
-}
+export { GUEST_RING_PAGES, type GuestLayout, guestLayout } from "../guest-agents/guest_layout.ts";

@@ -12,6 +12,7 @@ Deno.test("guest flags: the required three, defaults for the rest", () => {
     profile: "well-behaved",
     seed: 1,
     trace: false,
+    resume: false,
     help: false,
   });
 });
@@ -63,6 +64,7 @@ Deno.test("guest layout: the host's (shared_info at pages-3, rings below it), fr
     ringPfnBase: 131072 - 3 - GUEST_RING_PAGES,
     ringPages: GUEST_RING_PAGES,
     sharedInfoPfn: 131072 - 3,
+    kernelRecordPfn: 131072 - 4 - GUEST_RING_PAGES,
   });
   assert.throws(() => guestLayout(64), /memory 64 kB is too small/);
 });

@@ -19,6 +19,7 @@ import type { XsLink } from "../xenstore/client/link.ts";
 import type { GuestAgent, GuestKind } from "../guest-agents/guest_agent.ts";
 import { startGuestAgent } from "../guest-agents/guest_agent.ts";
 import { inProcessGuestEnv } from "../guest-agents/in_process_env.ts";
+import { guestLayout } from "../guest-agents/guest_layout.ts";
 import { linuxSuspend } from "../guest-agents/linux_suspend.ts";
 import type { SuspendHook } from "../guest-agents/suspend_hook.ts";
 import { startBlkback } from "../toolstack/backends/blkback.ts";
@@ -32,6 +33,7 @@ import type { DomainConfig } from "../toolstack/domain_config.ts";
 import type { Dom0Resources, ToolstackContext } from "../toolstack/toolstack_context.ts";
 import { Toolstack, type ToolstackEvent } from "../toolstack/toolstack.ts";
 import { DeviceModel } from "./device_model.ts";
+import { GuestProcess } from "./guest_process.ts";
 import { libxlDomainOps } from "../toolstack/create/libxl_domain_ops.ts";
 import { type XenstoredOnHv, xenstoredOnHypervisor } from "./xenstored_on_hv.ts";
 
@@ -56,8 +58,7 @@ export interface HostOptions {
   readonly onEvent?: (e: ToolstackEvent) => void;
 }
 
-/** Frontend ring pages each guest gets below its top special pages. */
-export const GUEST_RING_PAGES = 16;
+export { GUEST_RING_PAGES } from "../guest-agents/guest_layout.ts";
 
 export class Host {
   readonly clock: Clock;
@@ -75,6 +76,7 @@ export class Host {
   xenconsoled!: Xenconsoled;
   #backends: BackendBus[] = [];
   readonly #externalGuests: boolean;
+  #guestProcesses: { ws: string; rundir: string } | undefined;
   readonly #guestSuspend: SuspendHook;
 
   private constructor(opts: HostOptions) {
@@ -218,8 +220,21 @@ export class Host {
     resume: boolean,
   ): void {
     const kind = Host.guestKind(c);
-    const pages = c.memoryMb * 256;
     if (this.#externalGuests) return; // `deno task guest` attaches over WebSocket
+    if (this.#guestProcesses !== undefined) {
+      const agent = new GuestProcess({
+        ...this.#guestProcesses,
+        domid,
+        kind,
+        profile: c.guest.profile,
+        memoryMib: c.memoryMb,
+        resume,
+        seed: this.rng.fork(`guest-${domid}`).u32(),
+        trace: this.trace,
+      });
+      this.guests.set(domid, agent);
+      return;
+    }
     const env = inProcessGuestEnv({
       hv: this.hv,
       domid,
@@ -242,14 +257,20 @@ export class Host {
       kind,
       profile: c.guest.profile,
       suspend: kind === "hvm" ? undefined : this.#guestSuspend,
-      sharedInfoPfn: pages - 3,
-      ringPfnBase: pages - 3 - GUEST_RING_PAGES,
-      ringPages: GUEST_RING_PAGES,
-      kernelRecordPfn: pages - 4 - GUEST_RING_PAGES,
+      ...guestLayout(c.memoryMb * 1024),
       resume,
     });
     agent.ready.catch(() => {}); // failures show in the agent's state and trace
     this.guests.set(domid, agent);
+  }
+
+  /**
+   * From now on every guest kernel runs as its own process (`deno task
+   * guest` over the WebSocket endpoint `ws`, its secret under `rundir`),
+   * tracked as a {@link GuestProcess}: `--real` scenarios.
+   */
+  useGuestProcesses(o: { ws: string; rundir: string }): void {
+    this.#guestProcesses = o;
   }
 
   /** dom0's administrator takes a bridge down (`ip link delete`): vif-bridge no longer finds it. */
@@ -271,14 +292,21 @@ export class Host {
   }
 
   /** Runs virtual time forward by `ns` (simulation only). */
+  /** Lets `ns` of time pass: virtual time on the simulation clock, real time otherwise. */
   async advance(ns: number): Promise<void> {
-    if (!this.sched) throw new Error("advance() needs the simulation clock");
+    if (!this.sched) {
+      await new Promise<void>((resolve) => this.clock.setTimer(ns, resolve));
+      return;
+    }
     assertRunOk(await this.sched.runAsync({ untilNs: this.sched.nowNs() + ns }));
   }
 
   async stop(): Promise<void> {
     await this.run(this.toolstack.stop());
-    for (const g of this.guests.values()) g.stop();
+    // Guest processes are waited for; in-process agents just stop.
+    await Promise.all(
+      [...this.guests.values()].map((g) => g instanceof GuestProcess ? g.stop() : void g.stop()),
+    );
     for (const b of this.#backends) b.stop?.();
     this.xenstore.close();
   }

@@ -148,6 +148,10 @@ export class XenbusFrontend implements Frontend {
       this.#poke();
       return;
     }
+    // Held until the publish below is done, whether or not this object saw
+    // the suspend (a kernel restored from an image builds its frontends anew).
+    this.#suspended = true;
+    await this.#run;
     const old = this.#watch;
     this.#watch = undefined;
     await old?.close().catch(() => {});

@@ -56,6 +56,13 @@ export interface HostOptions {
   /** Named fault points (`hotplug.vif.fail`, ...) for the backends and devices. */
   readonly faults?: FaultSpec;
   readonly onEvent?: (e: ToolstackEvent) => void;
+  /**
+   * One-way delay of every in-process xenstore message, dom0's and the
+   * guests' (default 0: each still crosses as a clock event). With a ring
+   * round trip's worth (a few µs), virtual time counts the protocol's
+   * sequential xenstore round trips.
+   */
+  readonly xenstoreLatencyNs?: number;
 }
 
 export { GUEST_RING_PAGES } from "../guest-agents/guest_layout.ts";
@@ -76,6 +83,7 @@ export class Host {
   xenconsoled!: Xenconsoled;
   #backends: BackendBus[] = [];
   readonly #externalGuests: boolean;
+  readonly #xenstoreLatencyNs: number;
   #guestProcesses: { ws: string; rundir: string } | undefined;
   readonly #guestSuspend: SuspendHook;
 
@@ -94,6 +102,7 @@ export class Host {
       readFile: opts.readFile ?? ((p) => files.get(p)),
     };
     this.#externalGuests = opts.externalGuests ?? false;
+    this.#xenstoreLatencyNs = opts.xenstoreLatencyNs ?? 0;
     this.#guestSuspend = opts.guestSuspend ?? linuxSuspend;
   }
 
@@ -131,7 +140,11 @@ export class Host {
   }
 
   #link(domid: number): XsLink {
-    return clockedLink(this.xenstore.xenstored.connectInProcess(domid), this.clock);
+    return clockedLink(
+      this.xenstore.xenstored.connectInProcess(domid),
+      this.clock,
+      this.#xenstoreLatencyNs,
+    );
   }
 
   #toolstackContext(): ToolstackContext {
@@ -242,6 +255,7 @@ export class Host {
       rng: this.rng.fork(`guest-${domid}`),
       trace: this.trace,
       platform,
+      xenstoreLatencyNs: this.#xenstoreLatencyNs,
       openXenstore: (frame, port) => {
         if (frame !== store.frame || port !== store.port) {
           return Promise.reject(

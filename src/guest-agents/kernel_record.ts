@@ -11,7 +11,9 @@
  * memory. Nothing else carries state across a save image.
  *
  * Layout of the page: 16 bytes of magic ({@link KERNEL_RECORD_MAGIC},
- * NUL-padded), a little-endian u32 length, then that many bytes of JSON.
+ * NUL-padded), a little-endian u32 length, then that many bytes of JSON,
+ * all in the lower half; the upper half is vCPU 0's runstate area
+ * (`kernel_clock.ts`).
  */
 import { PAGE_SIZE } from "../hv/xen_abi.ts";
 import type { GuestEnv } from "./guest_env.ts";
@@ -19,8 +21,8 @@ import type { GuestEnv } from "./guest_env.ts";
 export const KERNEL_RECORD_MAGIC = "xenlab-kernel-1";
 const MAGIC_BYTES = 16;
 const HEADER_BYTES = MAGIC_BYTES + 4;
-/** Most JSON the page holds. */
-export const KERNEL_RECORD_BYTES_MAX = PAGE_SIZE - HEADER_BYTES;
+/** Most JSON the page holds: its lower half (the upper half is vCPU 0's runstate area). */
+export const KERNEL_RECORD_BYTES_MAX = PAGE_SIZE / 2 - HEADER_BYTES;
 
 /** A xenbus device the kernel had a frontend for. */
 export interface RecordedDevice {
@@ -46,7 +48,7 @@ export interface KernelRecord {
 
 const utf8 = new TextEncoder();
 
-/** The page image of `r`; throws if it does not fit. */
+/** The lower half-page image of `r`; throws if it does not fit. */
 export function encodeKernelRecord(r: KernelRecord): Uint8Array {
   const json = utf8.encode(JSON.stringify(r));
   if (json.length > KERNEL_RECORD_BYTES_MAX) {
@@ -54,7 +56,7 @@ export function encodeKernelRecord(r: KernelRecord): Uint8Array {
       `kernel record is ${json.length} bytes (page holds ${KERNEL_RECORD_BYTES_MAX})`,
     );
   }
-  const page = new Uint8Array(PAGE_SIZE);
+  const page = new Uint8Array(PAGE_SIZE / 2);
   page.set(utf8.encode(KERNEL_RECORD_MAGIC));
   new DataView(page.buffer).setUint32(MAGIC_BYTES, json.length, true);
   page.set(json, HEADER_BYTES);

@@ -20,6 +20,7 @@ import { decodeStartInfo, START_INFO_BYTES, startInfoPfn } from "../hv/start_inf
 import { DOMID_SELF, INVALID_PFN, XEN_DOMCTL_SENDTRIGGER_NMI } from "../hv/xen_abi.ts";
 import { resumeEntry } from "./resume_entry.ts";
 import { vcpuRestore } from "./vcpu_restore.ts";
+import { setupKernelClock } from "./kernel_clock.ts";
 import {
   type AgentCommonOptions,
   AgentCore,
@@ -141,6 +142,7 @@ export class PvAgent implements GuestAgent {
     }
     core.print(`Linux version 6.1.0-xenlab (pv) on Xen, start_info ${si.magic}`);
     core.print(`Command line: ${si.cmdLine}`);
+    await setupKernelClock(core, this.#opts.kernelRecordPfn, "boot");
 
     const reserved = new Set([siPfn, storePfn, consolePfn]);
     const ringPages = this.#opts.ringPages ?? SCRATCH_PAGES_DEFAULT;
@@ -222,6 +224,7 @@ export class PvAgent implements GuestAgent {
     });
     core.trace("gnttab_resume", { nrFrames: q.nrFrames, ret: st.ret });
     core.trace("irq_resume", { interdomain: "dropped; frontends bind new channels" });
+    await setupKernelClock(core, this.#opts.kernelRecordPfn, "resume");
     const m2p = await env.hypercall({
       hc: "memory_op",
       op: "machphys_lookup",

@@ -49,6 +49,7 @@ import { findScratchPages, SCRATCH_PAGES_DEFAULT } from "./scratch_pages.ts";
 import type { SuspendHook } from "./suspend_hook.ts";
 import { resumeEntry } from "./resume_entry.ts";
 import { vcpuRestore } from "./vcpu_restore.ts";
+import { setupKernelClock } from "./kernel_clock.ts";
 
 /** Linux's `HYPERVISOR_CALLBACK_VECTOR` on x86. */
 export const HYPERVISOR_CALLBACK_VECTOR = 0xf3;
@@ -157,6 +158,7 @@ export class PvhvmAgent implements GuestAgent {
     const layout = await this.#layout(new Set([storePfn, consolePfn]));
     await this.#mapSharedInfo(layout.sharedInfoPfn);
     await this.#setCallbackVector();
+    await setupKernelClock(core, this.#opts.kernelRecordPfn, "boot");
     await this.#consoleRing(consolePfn, consoleEvtchn);
     const drivers = new PvDrivers(core, this.#power, {
       ringPfnBase: layout.ringPfnBase,
@@ -279,6 +281,7 @@ export class PvhvmAgent implements GuestAgent {
     const q = await env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
     core.trace("gnttab_resume", { nrFrames: q.nrFrames, ret: q.ret });
     core.trace("irq_resume", { interdomain: "dropped; frontends bind new channels" });
+    await setupKernelClock(core, this.#opts.kernelRecordPfn, "resume");
     const storePfn = await this.#param(HVM_PARAM_STORE_PFN);
     const storeEvtchn = await this.#param(HVM_PARAM_STORE_EVTCHN);
     if (!storePfn || !storeEvtchn) {

@@ -9,6 +9,7 @@ import {
   suspendCrash,
   suspendNeverAck,
   suspendNoShutdown,
+  suspendNoSupport,
   suspendResume,
 } from "./suspend_resume.ts";
 import { hvmS3 } from "./hvm_s3.ts";
@@ -24,6 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   hotplugFailure,
   suspendResume,
   suspendNeverAck,
+  suspendNoSupport,
   suspendNoShutdown,
   suspendCrash,
   saveRestore,

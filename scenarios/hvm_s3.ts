@@ -7,7 +7,9 @@
  * F000:FFF0); a suspend now has to be toolstack-imposed (method C); `xl
  * trigger s3resume` is QMP `system_wakeup`: the device model resets its
  * devices and clears the param, the firmware jumps to the OS's wake vector
- * and the OS sets its emulated devices up again.
+ * and the OS sets its emulated devices up again. Then it sleeps once more
+ * and is saved asleep (method C) and restored: the restored vCPU starts at
+ * the reset vector and the firmware wakes the OS in the new domain.
  */
 import { HVM_PARAM_ACPI_S_STATE } from "../src/hv/hvm_params.ts";
 import { chooseSuspendMethod } from "../src/toolstack/suspend/suspend_domain.ts";
@@ -66,5 +68,20 @@ xenlab_guest = "pv_drivers=0"
     } catch (e) {
       say(`a second s3resume is refused: ${(e as Error).message}`);
     }
+
+    ts.trigger(d.domid, "sleep");
+    await host.advance(1e9);
+    const chunks: Uint8Array[] = [];
+    const saved = await host.run(ts.save(d.domid, (c) => void chunks.push(c.slice())));
+    say(`asleep again, xl save by ${saved.suspend.method}: ${saved.dataPages} pages`);
+    const r = await host.run(ts.restore((async function* () {
+      yield* chunks;
+    })()));
+    const again = host.guests.get(r.domid)!;
+    await host.run(again.ready);
+    if (!again.console.includes("ACPI: Waking up from system sleep state S3")) {
+      throw new Error("the restored guest did not wake from S3");
+    }
+    say(`xl restore → domain ${r.domid}: the firmware woke the OS from S3 (${again.state})`);
   },
 };

@@ -104,6 +104,8 @@ Deno.test("scenario hvm-s3: S3 through the firmware, method C while asleep, s3re
   assert.match(text, /1 device reset, ACPI_S_STATE = 0/);
   assert.match(text, /ata: hda: link up, configured \(disk\)/);
   assert.match(text, /a second s3resume is refused: .*not in suspended state/);
+  assert.match(text, /asleep again, xl save by remote-shutdown/);
+  assert.match(text, /xl restore → domain 2: the firmware woke the OS from S3 \(running\)/);
 });
 
 Deno.test("scenario --real: save-restore with guest kernels as their own processes over WebSocket", async () => {

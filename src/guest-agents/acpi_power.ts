@@ -36,20 +36,38 @@ export class AcpiPower {
   readonly #core: AgentCore;
   readonly #platform: HvmPlatform | undefined;
   readonly #onPanic: (why: string) => void;
+  readonly #onSleep: (asleep: boolean) => void | Promise<void>;
   #pressed = false;
 
-  constructor(core: AgentCore, platform: HvmPlatform | undefined, onPanic: (why: string) => void) {
+  /**
+   * `onSleep(true)` runs before the OS writes S3 (it has set the FACS
+   * waking vector), `onSleep(false)` after it woke.
+   */
+  constructor(
+    core: AgentCore,
+    platform: HvmPlatform | undefined,
+    onPanic: (why: string) => void,
+    onSleep: (asleep: boolean) => void | Promise<void> = () => {},
+  ) {
     this.#core = core;
     this.#platform = platform;
     this.#onPanic = onPanic;
+    this.#onSleep = onSleep;
     core.entryHandler = (ctx) => {
       if (core.state !== "sleeping") return false;
-      core.trace("acpi_wake", { rip: ctx.rip });
-      core.print("ACPI: Waking up from system sleep state S3");
-      this.#resumeDevices();
-      core.setState("running");
+      this.wake(ctx.rip);
       return true;
     };
+  }
+
+  /** The firmware jumped to the OS's waking vector: devices up again, running. */
+  wake(rip: number): void {
+    const core = this.#core;
+    core.trace("acpi_wake", { rip });
+    core.print("ACPI: Waking up from system sleep state S3");
+    this.#resumeDevices();
+    core.setState("running");
+    void this.#onSleep(false);
   }
 
   /** `GuestKernel.trigger`. */
@@ -110,7 +128,7 @@ export class AcpiPower {
     core.print("PM: suspend entry (deep)");
     core.print("ACPI: Preparing to enter system sleep state S3");
     core.setState("sleeping");
-    this.#enter("S3", ACPI_SLP_TYP_S3);
+    void Promise.resolve(this.#onSleep(true)).then(() => this.#enter("S3", ACPI_SLP_TYP_S3));
   }
 
   /**

@@ -48,6 +48,7 @@ export class HvmAgent implements GuestAgent {
   readonly #core: AgentCore;
   #bootDevice: BiosDevice | undefined;
   readonly #recordPfn: number | undefined;
+  readonly #acpi: AcpiPower;
 
   constructor(env: GuestEnv, opts: HvmAgentOptions) {
     this.profile = opts.profile;
@@ -59,11 +60,17 @@ export class HvmAgent implements GuestAgent {
     if (platform !== undefined) {
       core.setConsoleSink((text) => platform.serialWrite(utf8.encode(text)));
     }
-    const acpi = new AcpiPower(core, platform, (why) => {
-      core.print(`Kernel panic - not syncing: ${why}`);
-      core.trace("panic", { why, reported: false });
-      core.setState("crashed");
-    });
+    const acpi = new AcpiPower(
+      core,
+      platform,
+      (why) => {
+        core.print(`Kernel panic - not syncing: ${why}`);
+        core.trace("panic", { why, reported: false });
+        core.setState("crashed");
+      },
+      (asleep) => this.#writeRecord(this.#bootDevice?.name ?? this.#bootDevice?.kind ?? "", asleep),
+    );
+    this.#acpi = acpi;
     core.attach({ trigger: (t, v) => acpi.trigger(t, v) });
     this.#recordPfn = opts.kernelRecordPfn;
     void (opts.resume ? this.#resume() : this.#boot());
@@ -104,7 +111,8 @@ export class HvmAgent implements GuestAgent {
     core.booted();
   }
 
-  async #writeRecord(bootDevice: string): Promise<void> {
+  /** The OS's facts in its memory; `sleeping`: it set the FACS waking vector for S3. */
+  async #writeRecord(bootDevice: string, sleeping = false): Promise<void> {
     if (this.#recordPfn === undefined) return;
     try {
       await writeKernelRecord(this.#core.env, this.#recordPfn, {
@@ -112,6 +120,7 @@ export class HvmAgent implements GuestAgent {
         console: false,
         devices: [],
         bootDevice,
+        ...(sleeping ? { sleeping } : {}),
       });
     } catch (e) {
       this.#core.trace("error", { what: "kernel record", err: String(e) });
@@ -132,6 +141,12 @@ export class HvmAgent implements GuestAgent {
       (d.name ?? d.kind) === saved
     );
     core.trace("continued", { rip: entry.ctx.rip, bootDevice: saved });
+    if (entry.record.sleeping) {
+      // Saved in S3: the restored vCPU starts at the reset vector, the
+      // firmware finds the S3-resume mark and jumps to the waking vector.
+      core.setState("sleeping");
+      this.#acpi.wake(entry.ctx.rip);
+    }
     core.booted();
   }
 }

@@ -44,6 +44,8 @@ export interface KernelRecord {
   readonly devices: readonly RecordedDevice[];
   /** HVM: the device the BIOS booted from. */
   readonly bootDevice?: string;
+  /** HVM: the OS entered S3 (its FACS waking vector is set). */
+  readonly sleeping?: boolean;
 }
 
 const utf8 = new TextEncoder();

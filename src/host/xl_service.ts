@@ -9,7 +9,6 @@ import { progressBar, type ProgressEvent } from "../toolstack/create/progress.ts
 import type { Host } from "./host.ts";
 import type { XlRequest } from "./xl_rpc.ts";
 import { writeFileAtomically } from "../toolstack/saverestore/atomic_file.ts";
-import { domainConfigJson } from "../toolstack/saverestore/config_json.ts";
 import { fileChunks, fileChunksSync } from "../toolstack/save/save_file.ts";
 import { decodeXlFixedHeader } from "../toolstack/save/xl_header.ts";
 import { XL_HEADER_BYTES, XL_MANDATORY_FLAG_ALL } from "../toolstack/save/stream_format.ts";
@@ -70,9 +69,9 @@ export async function xlService(
     case "save": {
       const domid = await ts.lookup(str(a, "dom"));
       const file = str(a, "file");
-      const d = ts.domains().find((x) => x.domid === domid);
-      if (d !== undefined) {
-        const len = 4 + new TextEncoder().encode(domainConfigJson(d.config)).length + 1;
+      const json = ts.savedConfigJson(domid);
+      if (json !== undefined) {
+        const len = 4 + new TextEncoder().encode(json).length + 1;
         progress({
           line: `Saving to ${file} new xl format (info 0x${
             XL_MANDATORY_FLAG_ALL.toString(16)

@@ -237,7 +237,7 @@ export class Toolstack {
     let result: SaveDomainResult;
     try {
       result = await saveDomain(this.tc, domid, sink, {
-        configJson: domainConfigJson(d.config),
+        configJson: this.savedConfigJson(domid)!,
         suspend: opts.suspend,
         progress: opts.progress,
         deviceModelState: this.#hooks.deviceModelState
@@ -272,6 +272,16 @@ export class Toolstack {
     }
     this.#emit({ kind: "saved", domid, name: d.config.name, then });
     return result;
+  }
+
+  /**
+   * The config `xl save` stores for `domid` (`libxl_retrieve_domain_configuration`:
+   * with the domain's own UUID, so a restored domain keeps it); undefined
+   * for a domain this toolstack did not make.
+   */
+  savedConfigJson(domid: number): string | undefined {
+    const d = this.#domains.get(domid);
+    return d === undefined ? undefined : domainConfigJson({ ...d.config, uuid: d.uuid });
   }
 
   /**

@@ -119,6 +119,7 @@ for (const kind of ["pv", "pvhvm", "hvm"] as Kind[]) {
       const path = `${dir}/${kind}.save`;
       let before: Map<number, Uint8Array> | undefined;
       const xs = h.dom0Client();
+      const uuid = h.toolstack.domains().find((x) => x.domid === domid)!.uuid;
       const oldRing = kind === "hvm" ? "" : await h.run(
         xs.readString(
           `/local/domain/${domid}/device/vbd/${kind === "pv" ? 51712 : 51712}/ring-ref`,
@@ -146,6 +147,7 @@ for (const kind of ["pv", "pvhvm", "hvm"] as Kind[]) {
 
       const r = await restoreFile(h, path, { paused: true });
       assert.notEqual(r.domid, domid);
+      assert.equal(r.uuid, uuid, "the restored domain keeps its UUID");
       assert.equal(flags(h, r.domid).paused, true, "restored paused (-p) until unpaused");
       const after = ram(h, r.domid);
       assert.deepEqual([...after.keys()], [...before.keys()], "the same pfns are populated");

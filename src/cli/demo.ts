@@ -145,5 +145,6 @@ console.log(
   `\ndemo done: xenstored served ${
     haveUtils ? "libxenstore, " : ""
   }WebSocket and in-process clients; ` +
-    `a simulated host booted, stopped and rebooted PV, PVHVM and HVM guests (${result.trace.length} events, seed 1).`,
+    `a simulated host booted PV, PVHVM and HVM guests, suspended and resumed each, checkpointed one, ` +
+    `saved and restored one into a new domain, then stopped and rebooted them (${result.trace.length} events, seed 1).`,
 );

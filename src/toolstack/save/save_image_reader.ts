@@ -97,10 +97,20 @@ export type SaveStreamFormat = "xl" | "libxl" | "libxc";
 /** Receives each pfn entry in stream order; `page` is only valid during the call. */
 export type PageSink = (pfn: number, type: number, page: Uint8Array | null) => void;
 
+/**
+ * Receives each PAGE_DATA record's entries (the first `count` of `pfns` and
+ * `types`, valid only during the call) before its pages go to the page
+ * sink: a restorer populates and maps the batch here, then writes each page
+ * straight into place.
+ */
+export type BatchSink = (pfns: ArrayLike<number>, types: ArrayLike<number>, count: number) => void;
+
 export interface SaveImageReaderOptions {
   /** As verify-stream-v2's `-f`. */
   format: SaveStreamFormat;
   pageSink?: PageSink;
+  /** Sees each batch's entries before its pages (not for VERIFY re-sends). */
+  batchSink?: BatchSink;
   /** Receives pages sent after a VERIFY record; without it they are dropped. */
   verifyPageSink?: PageSink;
   /** A Remus/COLO stream: CHECKPOINT records are allowed. */
@@ -505,6 +515,7 @@ export class SaveImageReader {
       dataPages: batch.dataPages,
       verify: this.#libxc!.verify,
     });
+    if (!this.#libxc!.verify) this.#opts.batchSink?.(batch.pfns, batch.types, batch.count);
     this.#pageIdx = 0;
     this.#staged = 0;
     this.#enter("page-data", 0);

@@ -10,8 +10,9 @@
  * 2. domain_make (new domid, `/local/domain/<id>` skeleton), no
  *    bootloader, build_pre (limits, **new** store and console ports);
  * 3. the libxc stream: each PAGE_DATA batch populates its pfns (XTAB and
- *    BROKEN are skipped, XALLOC only allocated) and writes the pages
- *    through a foreign mapping; vCPU and HVM state are kept until the end;
+ *    BROKEN are skipped, XALLOC only allocated) and its pages go straight
+ *    into the guest through a foreign mapping; vCPU and HVM state are kept
+ *    until the end;
  * 4. `stream_complete`: PV — vCPU 0's RDX (a pfn in the stream) becomes
  *    start_info's new MFN, and start_info gets the new store/console MFNs
  *    and ports, `nr_pages` = max_pfn + 1, `shared_info`, `flags` = 0;
@@ -52,7 +53,9 @@ import type { DomainConfig } from "../domain_config.ts";
 import { SaveImageReader } from "../save/save_image_reader.ts";
 import type { SaveImage } from "../save/save_record.ts";
 import { SaveImageError } from "../save/save_image_error.ts";
-import { MAX_BATCH_SIZE, PFINFO } from "../save/stream_format.ts";
+import { PFINFO } from "../save/stream_format.ts";
+import { pageTypeHasData } from "../save/page_data.ts";
+import type { ForeignMapping } from "../../hv/foreign_mapping.ts";
 import type { ToolstackContext } from "../toolstack_context.ts";
 import { parseDomainConfigJson } from "./config_json.ts";
 import { hvContextFromBlob, pvVcpuContext } from "./vcpu_state.ts";
@@ -109,15 +112,20 @@ export interface RestoredDomain {
   readonly bytes: number;
 }
 
-/** Pages of one PAGE_DATA batch, gathered from the page sink. */
+/**
+ * The restorer's side of PAGE_DATA (`process_page_data`): when a batch's
+ * entries arrive, the pfns not yet populated are populated in one
+ * `populate_physmap` (XTAB and BROKEN skipped, XALLOC only allocated) and
+ * the ones with data are mapped writable; each page then goes straight from
+ * the stream into the guest through that mapping — one copy.
+ */
 class PageWriter {
   readonly #tc: ToolstackContext;
   readonly #domid: number;
   readonly #limitPages: number;
   readonly #populated = new Set<number>();
-  readonly #pfns: number[] = [];
-  readonly #alloc: number[] = [];
-  readonly #buf = new Uint8Array(MAX_BATCH_SIZE * PAGE_SIZE);
+  #map: ForeignMapping | undefined;
+  #slot = 0;
   written = 0;
 
   constructor(tc: ToolstackContext, domid: number, limitPages: number) {
@@ -126,50 +134,56 @@ class PageWriter {
     this.#limitPages = limitPages;
   }
 
-  /** The reader's page sink: `page` is only valid during the call. */
-  take(pfn: number, type: number, page: Uint8Array | null): void {
-    if (type === PFINFO.XTAB || type === PFINFO.BROKEN) return;
-    if (pfn >= this.#limitPages) {
-      throw new Error(`pfn ${pfn} is beyond the domain's ${this.#limitPages} pages`);
+  /** The reader's batch sink. */
+  begin(pfns: ArrayLike<number>, types: ArrayLike<number>, count: number): void {
+    this.end();
+    const alloc: number[] = [];
+    const data: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const pfn = pfns[i], type = types[i];
+      if (type === PFINFO.XTAB || type === PFINFO.BROKEN) continue;
+      if (pfn >= this.#limitPages) {
+        throw new Error(`pfn ${pfn} is beyond the domain's ${this.#limitPages} pages`);
+      }
+      if (!this.#populated.has(pfn)) alloc.push(pfn);
+      if (pageTypeHasData(type)) data.push(pfn);
     }
-    if (!this.#populated.has(pfn)) this.#alloc.push(pfn);
-    if (page === null) return; // XALLOC: allocate only
-    this.#buf.set(page, this.#pfns.length * PAGE_SIZE);
-    this.#pfns.push(pfn);
-    if (this.#pfns.length === MAX_BATCH_SIZE) this.flush();
-  }
-
-  /** Populates what is new and writes the gathered pages. */
-  flush(): void {
     const id = this.#domid;
-    if (this.#alloc.length > 0) {
-      const gpfns = this.#alloc.splice(0);
+    if (alloc.length > 0) {
       const r = check(
         this.#tc.hypercall({
           hc: "memory_op",
           op: "populate_physmap",
           domid: id,
           extentOrder: 0,
-          gpfns,
+          gpfns: alloc,
         }),
         "populate_physmap",
         id,
       );
-      if (r.ret !== gpfns.length) {
-        throw new Error(`populate_physmap: ${r.ret} of ${gpfns.length} pages`);
+      if (r.ret !== alloc.length) {
+        throw new Error(`populate_physmap: ${r.ret} of ${alloc.length} pages`);
       }
-      for (const p of gpfns) this.#populated.add(p);
+      for (const p of alloc) this.#populated.add(p);
     }
-    if (this.#pfns.length === 0) return;
-    const pfns = this.#pfns.splice(0);
-    const map = this.#tc.foreignMap(id, pfns, true);
-    try {
-      const ret = map.copyIn(this.#buf.subarray(0, pfns.length * PAGE_SIZE));
-      if (ret < 0) throw new Error(`writing ${pfns.length} pages: ${ret}`);
-    } finally {
-      map.unmap();
-    }
-    this.written += pfns.length;
+    if (data.length > 0) this.#map = this.#tc.foreignMap(id, data, true);
+    this.#slot = 0;
+  }
+
+  /** The reader's page sink: `page` is only valid during the call. */
+  take(_pfn: number, type: number, page: Uint8Array | null): void {
+    if (page === null || !pageTypeHasData(type)) return;
+    const map = this.#map;
+    if (map === undefined) throw new Error("page data outside a batch");
+    const ret = map.write(this.#slot++, 0, page);
+    if (ret < 0) throw new Error(`writing pfn ${map.pfn(this.#slot - 1)}: ${ret}`);
+    this.written++;
+  }
+
+  /** Unmaps the current batch. */
+  end(): void {
+    this.#map?.unmap();
+    this.#map = undefined;
   }
 
   get populated(): ReadonlySet<number> {
@@ -201,10 +215,11 @@ export async function restoreDomain(
   // domain exists; the xl header (and so the config) comes first.
   const reader = new SaveImageReader({
     format: "xl",
-    pageSink: (pfn, type, page) => {
+    batchSink: (pfns, types, count) => {
       if (pages === undefined) throw new Error("page data before the domain exists");
-      pages.take(pfn, type, page);
+      pages.begin(pfns, types, count);
     },
+    pageSink: (pfn, type, page) => pages!.take(pfn, type, page),
   });
   const it = chunks[Symbol.asyncIterator]();
   try {
@@ -262,7 +277,6 @@ export async function restoreDomain(
       }
       const r = reader.push(chunk);
       if (!r.ok) throw r.error;
-      pages!.flush();
       done = r.done;
       if (done && r.consumed < chunk.length) feed(chunk.subarray(r.consumed));
     };
@@ -278,7 +292,7 @@ export async function restoreDomain(
     const f = reader.finish();
     if (!f.ok) throw f.error;
     const image = f.image;
-    pages.flush();
+    pages.end();
     const wantType = config.type === "pv" ? "pv" : "hvm";
     if (image.domainType !== wantType) {
       throw new Error(
@@ -333,6 +347,7 @@ export async function restoreDomain(
     return restored;
   } catch (e) {
     tc.trace.emit({ src: "toolstack", dom: domid, op: "restore", step, error: String(e) });
+    pages?.end();
     if (domid !== undefined) await destroyDomain(tc, ops, domid, { force: true }).catch(() => {});
     throw new RestoreError(step, e);
   } finally {

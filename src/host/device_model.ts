@@ -44,6 +44,7 @@ export class DeviceModel implements HvmPlatform {
   readonly #devices: readonly BiosDevice[];
   #partial = "";
   #devicesReset = 0;
+  #running = true;
 
   constructor(hv: Hypervisor, domid: number, trace: Trace, opts: DeviceModelOptions) {
     this.#hv = hv;
@@ -147,13 +148,33 @@ export class DeviceModel implements HvmPlatform {
    * and the devices the BIOS probes. Serial output is not device state.
    */
   saveState(): Uint8Array {
+    // libxl (§3.5): QMP `stop`, then `xen-save-devices-state` to a file.
+    this.#trace.emit({ src: "qemu", dom: this.#domid, qmp: "stop" });
+    this.#running = false;
     const json = new TextEncoder().encode(
       JSON.stringify({ bios: this.bios, cmos: this.#cmos, devices: this.#devices }),
     );
     const out = new Uint8Array(QEMU_SAVE_HEADER.length + json.length);
     out.set(QEMU_SAVE_HEADER);
     out.set(json, QEMU_SAVE_HEADER.length);
+    this.#trace.emit({
+      src: "qemu",
+      dom: this.#domid,
+      qmp: "xen-save-devices-state",
+      bytes: out.length,
+    });
     return out;
+  }
+
+  /** QMP `cont` (libxl_domain_resume step 1, §4.1): emulation runs again. */
+  cont(): void {
+    this.#trace.emit({ src: "qemu", dom: this.#domid, qmp: "cont", wasRunning: this.#running });
+    this.#running = true;
+  }
+
+  /** Whether emulation runs (false between QMP `stop` and `cont`). */
+  get running(): boolean {
+    return this.#running;
   }
 
   /** The options a device model started with `-incoming` gets from a saved state. */

@@ -129,6 +129,7 @@ export class Host {
       restored: (r) => this.#startRestoredGuest(r),
       deviceModelState: (domid) => this.deviceModels.get(domid)?.saveState(),
       deviceModelWakeup: (domid) => this.deviceModels.get(domid)?.systemWakeup(),
+      deviceModelCont: (domid) => this.deviceModels.get(domid)?.cont(),
       event: opts.onEvent,
     });
     await this.toolstack.start();

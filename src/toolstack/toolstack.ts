@@ -83,6 +83,8 @@ export interface ToolstackHooks {
   restored?(restored: RestoredDomain): void | Promise<void>;
   /** HVM: the device model's saved state (EMULATOR_CONTEXT) of `domid`. */
   deviceModelState?(domid: number): Uint8Array | undefined;
+  /** HVM: QMP `cont` to `domid`'s device model before a resume (§4.1 step 1). */
+  deviceModelCont?(domid: number): void;
   /** HVM: QMP `system_wakeup` to `domid`'s device model; the answer's ret, or undefined: none. */
   deviceModelWakeup?(domid: number): number | undefined;
   event?(e: ToolstackEvent): void;
@@ -208,6 +210,7 @@ export class Toolstack {
   /** `xl resume`: fast (cancelled suspend) unless `fast` is false (§4.1). */
   async resume(domid: number, opts: { fast?: boolean } = {}): Promise<void> {
     await this.checkPower(domid, "resume");
+    this.#hooks.deviceModelCont?.(domid);
     await resumeDomain(this.tc, domid, { fast: opts.fast ?? true });
   }
 
@@ -255,6 +258,7 @@ export class Toolstack {
           failed: String(e),
           then: "resume",
         });
+        this.#hooks.deviceModelCont?.(domid);
         await resumeDomain(this.tc, domid, { fast: true });
       }
       throw e;
@@ -264,6 +268,7 @@ export class Toolstack {
       if (opts.paused) {
         check(this.tc.hypercall({ hc: "domctl", op: "pausedomain", domid }), "pause", domid);
       }
+      this.#hooks.deviceModelCont?.(domid);
       await resumeDomain(this.tc, domid, { fast: true });
       then = opts.paused ? "paused" : "resumed";
     } else {

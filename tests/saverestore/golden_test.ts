@@ -30,6 +30,7 @@ const XS_OPS = new Set(["INTRODUCE", "RELEASE", "RESUME", "TRANSACTION_START", "
 /** Whether a trace event is one of the protocol steps the golden files hold. */
 function protocolStep(e: Record<string, unknown>): boolean {
   if (e.src === "toolstack") return e.op !== "device-add" && e.op !== "create";
+  if (e.src === "qemu") return true;
   if (e.src === "guest") return typeof e.ev === "string" && e.ev !== "console";
   if (e.src === "hv") return typeof e.hc === "string" && e.dom !== 0;
   if (e.src === "xenstored") {

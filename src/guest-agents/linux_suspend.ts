@@ -57,6 +57,11 @@ async function pfnOfMfn(ctx: SuspendContext, mfn: number): Promise<number> {
 export const linuxSuspend: SuspendHook = async (ctx) => {
   ctx.trace("suspend", { step: "freeze", frontends: ctx.frontends.length });
   for (const f of ctx.frontends) await f.suspend();
+  // xs_suspend: the caller holds the watch thread; no request is in flight.
+  ctx.trace("suspend", { step: "xs_suspend" });
+  // gnttab_suspend: PV unmaps its grant-table frames (xenlab's grant
+  // entries are kept by Xen, nothing is mapped to give back).
+  ctx.trace("suspend", { step: "gnttab_suspend" });
   let arg = 0;
   if (ctx.kind === "pv") {
     // xen_arch_pre_suspend: canonicalise store/console MFNs to PFNs.
@@ -92,6 +97,18 @@ export const linuxSuspend: SuspendHook = async (ctx) => {
       encodeStartInfo(si, page);
       await writeStartInfo(ctx, page);
     }
+  }
+  // gnttab_resume: done on both paths (§4.3): PV maps its frames again
+  // with GNTTABOP_setup_table.
+  if (ctx.kind === "pv") {
+    const q = await ctx.env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
+    const st = await ctx.env.hypercall({
+      hc: "grant_table_op",
+      op: "setup_table",
+      dom: DOMID_SELF,
+      nrFrames: q.nrFrames ?? 1,
+    });
+    ctx.trace("suspend", { step: "gnttab_resume", ret: st.ret });
   }
   // dpm_resume: THAW (cancelled: nothing changes) or RESTORE (renegotiate).
   for (const f of ctx.frontends) await f.resume(!cancelled);

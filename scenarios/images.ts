@@ -26,3 +26,31 @@ export function standardFiles(): Map<string, Uint8Array> {
     [HVM_DISK, new Uint8Array(8192).fill(0x55)],
   ]);
 }
+
+/** The guest kinds the scenarios run. */
+export type GuestKindName = "pv" | "pvhvm" | "hvm";
+
+/**
+ * A 32 MiB guest of each kind, as xl.cfg text: PV from the Debian image by
+ * pygrub, PVHVM and HVM (no PV drivers) from the HVM disk; PV and PVHVM
+ * with a vif on xenbr0. `name` defaults to `<kind>-guest`.
+ */
+export function kindConfig(kind: GuestKindName, name = `${kind}-guest`): string {
+  switch (kind) {
+    case "pv":
+      return `name = "${name}"\nmemory = 32\nbootloader = "pygrub"\ndisk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`;
+    case "pvhvm":
+      return `name = "${name}"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`;
+    case "hvm":
+      return `name = "${name}"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,hda,w" ]\nxenlab_guest = "pv_drivers=0"\n`;
+  }
+}
+
+/** `--kind` checked: one of pv, pvhvm, hvm. */
+export function parseKind(arg: string | undefined): GuestKindName {
+  const kind = arg ?? "pv";
+  if (kind !== "pv" && kind !== "pvhvm" && kind !== "hvm") {
+    throw new Error(`--kind must be pv, pvhvm or hvm, not ${JSON.stringify(kind)}`);
+  }
+  return kind;
+}

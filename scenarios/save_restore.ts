@@ -23,18 +23,9 @@ import { writeFileAtomically } from "../src/toolstack/saverestore/atomic_file.ts
 import type { SaveDomainResult } from "../src/toolstack/saverestore/save_domain.ts";
 import { RestoreError } from "../src/toolstack/saverestore/restore_domain.ts";
 import type { ManagedDomain } from "../src/toolstack/toolstack.ts";
-import { DEBIAN_IMAGE, HVM_DISK, standardFiles } from "./images.ts";
+import { kindConfig, parseKind, standardFiles } from "./images.ts";
 import { type MemorySnapshot, memorySnapshot } from "./memory_snapshot.ts";
 import type { Scenario } from "./scenario.ts";
-
-const CONFIGS: Record<string, string> = {
-  pv:
-    `name = "pv-guest"\nmemory = 32\nbootloader = "pygrub"\ndisk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
-  pvhvm:
-    `name = "pvhvm-guest"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
-  hvm:
-    `name = "hvm-guest"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,hda,w" ]\nxenlab_guest = "pv_drivers=0"\n`,
-};
 
 /** The file to save to: `--save-file`, or a temporary one removed afterwards. */
 function saveFile(arg: string | undefined): { path: string; cleanup(): void } {
@@ -124,9 +115,8 @@ export const saveRestore: Scenario = {
     "xl save a guest (--kind pv|pvhvm|hvm) to a file (--save-file FILE keeps it), xl restore it",
   files: standardFiles,
   async run({ host, config, say, args }) {
-    const kind = args.kind ?? "pv";
-    const text = CONFIGS[kind];
-    if (!text) throw new Error(`--kind must be pv, pvhvm or hvm, not ${JSON.stringify(kind)}`);
+    const kind = parseKind(args.kind);
+    const text = kindConfig(kind);
     const file = saveFile(args["save-file"]);
     try {
       const d = await host.run(host.toolstack.create(config(text)));
@@ -167,7 +157,7 @@ export const checkpoint: Scenario = {
   async run({ host, config, say, args }) {
     const file = saveFile(args["save-file"]);
     try {
-      const d = await host.run(host.toolstack.create(config(CONFIGS.pv)));
+      const d = await host.run(host.toolstack.create(config(kindConfig("pv"))));
       await host.run(host.guests.get(d.domid)!.ready);
       const { result, before, startInfoPfn } = await saveToFile(host, d.domid, file.path, true);
       say(
@@ -205,7 +195,7 @@ export const restoreHotplugFailure: Scenario = {
   async run({ host, config, say }) {
     const file = saveFile(undefined);
     try {
-      const d = await host.run(host.toolstack.create(config(CONFIGS.pv)));
+      const d = await host.run(host.toolstack.create(config(kindConfig("pv"))));
       await host.run(host.guests.get(d.domid)!.ready);
       await saveToFile(host, d.domid, file.path, false);
       say(`saved domain ${d.domid}; now dom0 loses xenbr0`);

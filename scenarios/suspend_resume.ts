@@ -7,26 +7,16 @@
  * scenarios of their own.
  */
 import { SuspendError } from "../src/toolstack/suspend/suspend_domain.ts";
-import { DEBIAN_IMAGE, HVM_DISK, standardFiles } from "./images.ts";
+import { kindConfig, parseKind, standardFiles } from "./images.ts";
 import type { Scenario } from "./scenario.ts";
-
-const CONFIGS: Record<string, string> = {
-  pv:
-    `name = "pv-guest"\nmemory = 32\nbootloader = "pygrub"\ndisk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
-  pvhvm:
-    `name = "pvhvm-guest"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
-  hvm:
-    `name = "hvm-guest"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,hda,w" ]\nxenlab_guest = "pv_drivers=0"\n`,
-};
 
 export const suspendResume: Scenario = {
   name: "suspend-resume",
   description: "suspend a guest (--kind pv|pvhvm|hvm, default pv) and resume it fast",
   files: standardFiles,
   async run({ host, config, say, args }) {
-    const kind = args.kind ?? "pv";
-    const text = CONFIGS[kind];
-    if (!text) throw new Error(`--kind must be pv, pvhvm or hvm, not ${JSON.stringify(kind)}`);
+    const kind = parseKind(args.kind);
+    const text = kindConfig(kind);
     const d = await host.run(host.toolstack.create(config(text)));
     await host.run(host.guests.get(d.domid)!.ready);
     const r = await host.run(host.toolstack.suspend(d.domid));
@@ -49,7 +39,7 @@ async function cancelledSuspend(
   profile: string,
 ): Promise<void> {
   const d = await host.run(
-    host.toolstack.create(config(CONFIGS.pv + `xenlab_guest = "profile=${profile}"\n`)),
+    host.toolstack.create(config(kindConfig("pv") + `xenlab_guest = "profile=${profile}"\n`)),
   );
   await host.run(host.guests.get(d.domid)!.ready);
   const feature = await host.run(
@@ -87,7 +77,7 @@ export const suspendNoShutdown: Scenario = {
   files: standardFiles,
   hostOptions: () => ({ guestSuspend: () => new Promise<void>(() => {}) }),
   async run({ host, config, say }) {
-    const d = await host.run(host.toolstack.create(config(CONFIGS.pv)));
+    const d = await host.run(host.toolstack.create(config(kindConfig("pv"))));
     await host.run(host.guests.get(d.domid)!.ready);
     try {
       await host.run(host.toolstack.suspend(d.domid));
@@ -110,7 +100,7 @@ export const suspendCrash: Scenario = {
     },
   }),
   async run({ host, config, say }) {
-    const d = await host.run(host.toolstack.create(config(CONFIGS.pv)));
+    const d = await host.run(host.toolstack.create(config(kindConfig("pv"))));
     await host.run(host.guests.get(d.domid)!.ready);
     try {
       await host.run(host.toolstack.suspend(d.domid));

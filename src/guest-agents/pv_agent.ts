@@ -18,7 +18,7 @@
  */
 import { decodeStartInfo, START_INFO_BYTES, startInfoPfn } from "../hv/start_info.ts";
 import { DOMID_SELF, INVALID_PFN, XEN_DOMCTL_SENDTRIGGER_NMI } from "../hv/xen_abi.ts";
-import { resumeEntry } from "./resume_entry.ts";
+import { finishResume, resumeEntry } from "./resume_entry.ts";
 import { vcpuRestore } from "./vcpu_restore.ts";
 import { setupKernelClock } from "./kernel_clock.ts";
 import {
@@ -247,18 +247,6 @@ export class PvAgent implements GuestAgent {
       kernelRecordPfn: this.#opts.kernelRecordPfn,
     });
     this.#drivers = drivers;
-    try {
-      await drivers.connect(si.storeMfn, si.storeEvtchn);
-    } catch (e) {
-      core.bootFailed(`xs_resume: ${e instanceof Error ? e.message : String(e)}`);
-      return;
-    }
-    await drivers.resume(record);
-    if (core.state !== "booting") {
-      core.bootAborted(`resume did not finish: ${core.state}`);
-      return;
-    }
-    core.print(`PM: restore of devices complete (domain ${env.domid})`);
-    core.booted();
+    await finishResume(core, drivers, { frame: si.storeMfn, port: si.storeEvtchn }, record);
   }
 }

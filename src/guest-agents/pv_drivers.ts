@@ -124,16 +124,7 @@ export class PvDrivers {
     const core = this.#core;
     const xs = this.#xs;
     if (xs === null) throw new Error("PvDrivers.start before connect");
-    const suspend = this.#opts.suspend;
-    const watcher = new ShutdownWatcher(xs, core, {
-      poweroff: (c) => this.#power.poweroff(c),
-      reboot: () => this.#power.reboot(),
-      crash: (c) => this.#power.crash(c),
-      sysrq: (k) => this.#power.sysrq(k),
-      suspend: suspend === undefined ? undefined : () => this.#suspend(suspend),
-    });
-    this.#watcher = watcher;
-    this.#power.setWatcher(watcher);
+    const watcher = this.#newWatcher(xs);
     await this.#bringUpSecondaryVcpus(xs);
     await watcher.setup();
     if (watcher.commands.includes("suspend")) core.trace("suspend_supported");
@@ -151,16 +142,7 @@ export class PvDrivers {
     const core = this.#core;
     const xs = this.#xs;
     if (xs === null) throw new Error("PvDrivers.resume before connect");
-    const suspend = this.#opts.suspend;
-    const watcher = new ShutdownWatcher(xs, core, {
-      poweroff: (c) => this.#power.poweroff(c),
-      reboot: () => this.#power.reboot(),
-      crash: (c) => this.#power.crash(c),
-      sysrq: (k) => this.#power.sysrq(k),
-      suspend: suspend === undefined ? undefined : () => this.#suspend(suspend),
-    });
-    this.#watcher = watcher;
-    this.#power.setWatcher(watcher);
+    const watcher = this.#newWatcher(xs);
     await watcher.setup({ resume: true });
     core.trace("xs_resume", { watches: [CONTROL_SHUTDOWN_PATH, CONTROL_SYSRQ_PATH] });
     try {
@@ -178,6 +160,21 @@ export class PvDrivers {
       core.trace("error", { what: "frontends", err: errText(e) });
     }
     await this.#writeRecord();
+  }
+
+  /** manage.c's handler table over this kernel's power actions. */
+  #newWatcher(xs: XsClient): ShutdownWatcher {
+    const suspend = this.#opts.suspend;
+    const watcher = new ShutdownWatcher(xs, this.#core, {
+      poweroff: (c) => this.#power.poweroff(c),
+      reboot: () => this.#power.reboot(),
+      crash: (c) => this.#power.crash(c),
+      sysrq: (k) => this.#power.sysrq(k),
+      suspend: suspend === undefined ? undefined : () => this.#suspend(suspend),
+    });
+    this.#watcher = watcher;
+    this.#power.setWatcher(watcher);
+    return watcher;
   }
 
   /** What the kernel would need to resume elsewhere (`kernel_record.ts`). */

@@ -47,7 +47,7 @@ import type { GuestProfile } from "./profiles.ts";
 import { type FrontendsBringUp, PvDrivers } from "./pv_drivers.ts";
 import { findScratchPages, SCRATCH_PAGES_DEFAULT } from "./scratch_pages.ts";
 import type { SuspendHook } from "./suspend_hook.ts";
-import { resumeEntry } from "./resume_entry.ts";
+import { finishResume, resumeEntry } from "./resume_entry.ts";
 import { vcpuRestore } from "./vcpu_restore.ts";
 import { setupKernelClock } from "./kernel_clock.ts";
 
@@ -305,18 +305,6 @@ export class PvhvmAgent implements GuestAgent {
       sharedInfoPfn: record.sharedInfoPfn,
     });
     this.#drivers = drivers;
-    try {
-      await drivers.connect(storePfn, storeEvtchn);
-    } catch (e) {
-      core.bootFailed(`xs_resume: ${e instanceof Error ? e.message : String(e)}`);
-      return;
-    }
-    await drivers.resume(record);
-    if (core.state !== "booting") {
-      core.bootAborted(`resume did not finish: ${core.state}`);
-      return;
-    }
-    core.print(`PM: restore of devices complete (domain ${env.domid})`);
-    core.booted();
+    await finishResume(core, drivers, { frame: storePfn, port: storeEvtchn }, record);
   }
 }

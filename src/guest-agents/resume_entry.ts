@@ -10,6 +10,7 @@
 import type { VcpuContext } from "../hv/vcpu.ts";
 import type { AgentCore } from "./agent_core.ts";
 import { type KernelRecord, readKernelRecord } from "./kernel_record.ts";
+import type { PvDrivers } from "./pv_drivers.ts";
 
 /**
  * Waits for vCPU 0's first entry in the restored domain and reads the
@@ -46,4 +47,29 @@ export async function resumeEntry(
   }
   core.trace("kernel_record", { ...record });
   return { ctx, record };
+}
+
+/**
+ * The end of a PV-aware kernel's resume: `xs_resume` through the store page
+ * and port it found (new ones), the drivers' RESTORE, and the kernel runs.
+ */
+export async function finishResume(
+  core: AgentCore,
+  drivers: PvDrivers,
+  store: { frame: number; port: number },
+  record: KernelRecord,
+): Promise<void> {
+  try {
+    await drivers.connect(store.frame, store.port);
+  } catch (e) {
+    core.bootFailed(`xs_resume: ${e instanceof Error ? e.message : String(e)}`);
+    return;
+  }
+  await drivers.resume(record);
+  if (core.state !== "booting") {
+    core.bootAborted(`resume did not finish: ${core.state}`);
+    return;
+  }
+  core.print(`PM: restore of devices complete (domain ${core.env.domid})`);
+  core.booted();
 }

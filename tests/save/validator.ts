@@ -67,29 +67,25 @@ export async function verify(
   format: ImageFormat,
   patched = false,
 ): Promise<Verdict> {
-  const v = validator!;
   const path = await Deno.makeTempFile({ prefix: "xenlab-verify-", suffix: ".img" });
   try {
     await Deno.writeFile(path, bytes);
-    const argv = [v.script, "-f", format, "-v", "-i", path];
-    const out = await new Deno.Command(PYTHON, {
-      args: patched ? ["-c", PATCHED, ...argv] : argv,
-      env: { PYTHONPATH: v.pythonPath },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    return await verifyFile(path, format, patched);
   } finally {
     await Deno.remove(path);
   }
 }
 
-/** Runs the stock validator on a file. */
-export async function verifyFile(path: string, format: ImageFormat): Promise<Verdict> {
+/** Runs the validator on a file (`patched`: with the bytes/str fix of {@link PATCHED}). */
+export async function verifyFile(
+  path: string,
+  format: ImageFormat,
+  patched = false,
+): Promise<Verdict> {
   const v = validator!;
+  const argv = [v.script, "-f", format, "-v", "-i", path];
   const out = await new Deno.Command(PYTHON, {
-    args: [v.script, "-f", format, "-v", "-i", path],
+    args: patched ? ["-c", PATCHED, ...argv] : argv,
     env: { PYTHONPATH: v.pythonPath },
     stdout: "piped",
     stderr: "piped",

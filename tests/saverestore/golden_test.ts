@@ -14,16 +14,7 @@ import { parseXlCfg } from "../../src/toolstack/config/xl_cfg.ts";
 import { Rng } from "../../src/sim/rng.ts";
 import { MemoryTrace } from "../../src/sim/trace.ts";
 import { timelineLine } from "../../src/host/timeline.ts";
-import { DEBIAN_IMAGE, HVM_DISK, standardFiles } from "../../scenarios/images.ts";
-
-const CONFIGS = {
-  pv:
-    `name = "pv"\nmemory = 32\nbootloader = "pygrub"\ndisk = [ "${DEBIAN_IMAGE},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
-  pvhvm:
-    `name = "pvhvm"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,xvda,w" ]\nvif = [ "bridge=xenbr0" ]\n`,
-  hvm:
-    `name = "hvm"\ntype = "hvm"\nmemory = 32\ndisk = [ "${HVM_DISK},raw,hda,w" ]\nxenlab_guest = "pv_drivers=0"\n`,
-};
+import { type GuestKindName, kindConfig, standardFiles } from "../../scenarios/images.ts";
 
 const XS_OPS = new Set(["INTRODUCE", "RELEASE", "RESUME", "TRANSACTION_START", "TRANSACTION_END"]);
 
@@ -42,7 +33,7 @@ function protocolStep(e: Record<string, unknown>): boolean {
   return false;
 }
 
-async function sequence(kind: keyof typeof CONFIGS): Promise<string[]> {
+async function sequence(kind: GuestKindName): Promise<string[]> {
   let trace!: MemoryTrace;
   const h = await Host.start({
     seed: 1,
@@ -50,7 +41,9 @@ async function sequence(kind: keyof typeof CONFIGS): Promise<string[]> {
     trace: (c) => (trace = new MemoryTrace(c)),
   });
   try {
-    const d = await h.run(h.toolstack.create(parseXlCfg(CONFIGS[kind], new Rng(1)).config));
+    const d = await h.run(
+      h.toolstack.create(parseXlCfg(kindConfig(kind, kind), new Rng(1)).config),
+    );
     await h.run(h.guests.get(d.domid)!.ready);
     const from = trace.lines.length;
     await h.run(h.toolstack.suspend(d.domid));

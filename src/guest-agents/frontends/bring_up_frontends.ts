@@ -60,6 +60,27 @@ async function defaultPages(env: GuestEnv, count: number): Promise<PageAllocator
   return new PageAllocator(Math.max(0, max - count + 1), count);
 }
 
+/** The ring pages and grant refs the frontends draw from: given, or the defaults. */
+async function allocators(
+  env: GuestEnv,
+  opts: FrontendOptions,
+): Promise<{ pages: PageAllocator; refs: GrantRefAllocator }> {
+  const count = opts.ringPages ?? RING_PAGES_DEFAULT;
+  const pages = opts.pages ??
+    (opts.ringPfnBase !== undefined
+      ? new PageAllocator(opts.ringPfnBase, count)
+      : await defaultPages(env, count));
+  const refs = opts.grantRefs ?? new GrantRefAllocator(await grantEntries(env));
+  return { pages, refs };
+}
+
+/** Linux's `wait_for_devices`: every xenbus frontend Connected, or `ns` passed. */
+async function waitConnected(out: readonly Frontend[], ns: number | undefined): Promise<void> {
+  if (ns === undefined) return;
+  const xenbus = out.filter((f): f is XenbusFrontend => f instanceof XenbusFrontend);
+  await Promise.all(xenbus.map((f) => f.waitForState(XenbusState.Connected, ns)));
+}
+
 /**
  * Starts the frontends of the guest's devices; resolves with them (see the
  * module doc). Devices of unknown kinds are left alone.
@@ -70,12 +91,7 @@ export async function bringUpFrontends(
   opts: FrontendOptions = {},
 ): Promise<Frontend[]> {
   const gxs = new ClockedXs(xs, () => env.sleep(0));
-  const count = opts.ringPages ?? RING_PAGES_DEFAULT;
-  const pages = opts.pages ??
-    (opts.ringPfnBase !== undefined
-      ? new PageAllocator(opts.ringPfnBase, count)
-      : await defaultPages(env, count));
-  const refs = opts.grantRefs ?? new GrantRefAllocator(await grantEntries(env));
+  const { pages, refs } = await allocators(env, opts);
   const out: Frontend[] = [];
   for (const kind of await gxs.directory("device")) {
     if (kind !== "vif" && kind !== "vbd") continue;
@@ -95,12 +111,7 @@ export async function bringUpFrontends(
     await c.start();
     out.push(c);
   }
-  if (opts.waitConnectedNs !== undefined) {
-    const xenbus = out.filter((f): f is XenbusFrontend => f instanceof XenbusFrontend);
-    await Promise.all(
-      xenbus.map((f) => f.waitForState(XenbusState.Connected, opts.waitConnectedNs!)),
-    );
-  }
+  await waitConnected(out, opts.waitConnectedNs);
   return out;
 }
 
@@ -118,12 +129,7 @@ export async function resumeFrontends(
   opts: FrontendOptions = {},
 ): Promise<Frontend[]> {
   const gxs = new ClockedXs(xs, () => env.sleep(0));
-  const count = opts.ringPages ?? RING_PAGES_DEFAULT;
-  const pages = opts.pages ??
-    (opts.ringPfnBase !== undefined
-      ? new PageAllocator(opts.ringPfnBase, count)
-      : await defaultPages(env, count));
-  const refs = opts.grantRefs ?? new GrantRefAllocator(await grantEntries(env));
+  const { pages, refs } = await allocators(env, opts);
   const out: Frontend[] = [];
   for (const d of devices.slice(0, 2 * FRONTENDS_PER_KIND_MAX)) {
     const rings = new GuestRings(env, pages, refs);
@@ -138,11 +144,6 @@ export async function resumeFrontends(
     await c.start();
     out.push(c);
   }
-  if (opts.waitConnectedNs !== undefined) {
-    const xenbus = out.filter((f): f is XenbusFrontend => f instanceof XenbusFrontend);
-    await Promise.all(
-      xenbus.map((f) => f.waitForState(XenbusState.Connected, opts.waitConnectedNs!)),
-    );
-  }
+  await waitConnected(out, opts.waitConnectedNs);
   return out;
 }

@@ -15,6 +15,7 @@ import type {
   ShutdownAction,
   VifConfig,
 } from "../domain_config.ts";
+import { SHUTDOWN_ACTIONS } from "../config/xl_cfg.ts";
 
 /** Longest config text accepted (the xl header's own bound is 1 MiB). */
 export const CONFIG_JSON_BYTES_MAX = 1 << 20;
@@ -105,15 +106,7 @@ function oneOf<T extends string>(o: Obj, k: string, what: string, allowed: reado
   return v as T;
 }
 
-const ACTIONS: readonly ShutdownAction[] = [
-  "destroy",
-  "restart",
-  "rename-restart",
-  "preserve",
-  "coredump-destroy",
-  "coredump-restart",
-  "soft-reset",
-];
+const ACTIONS: readonly ShutdownAction[] = SHUTDOWN_ACTIONS;
 
 function array(o: Obj, k: string, what: string): unknown[] {
   const v = o[k] ?? [];

@@ -493,13 +493,18 @@ function doDirectoryPart(e: Engine, r: Request): Uint8Array {
 
 function watchArgs(e: Engine, r: Request): { raw: string; abs: string; token: string } {
   const args = terminatedStrings(r.msg.payload);
-  if (args.length !== 2) throw new XsError("EINVAL", "WATCH takes a path and a token");
+  if (args.length !== 2) {
+    throw new XsError("EINVAL", "WATCH takes a path and a token", { keepsErrno: true });
+  }
   const [raw, token] = args;
   return { raw, abs: canonicalizeWatch(raw, r.conn.domid, e.quotas.pathMax), token };
 }
 
 function doWatch(e: Engine, r: Request): typeof REPLIED {
-  const { raw, abs, token } = watchArgs(e, r);
+  // `errno = check_watch_path(...)`: 0 for a valid path (seen on the real
+  // daemon: a refused rewrite after any WATCH finds errno 0), else EINVAL.
+  const { raw, abs, token } = store(e, r, () => watchArgs(e, r));
+  e.cErrno.value = null;
   if (e.watches.find(r.conn.id, abs, token)) throw new XsError("EEXIST", `watch ${raw} ${token}`);
   if (!r.conn.privileged && e.watchCountOfDomain(r.conn.domid) > e.quotas.watches) {
     throw new XsError("E2BIG", `quota: domain ${r.conn.domid} has too many watches`);

@@ -348,6 +348,10 @@ Deno.test("memory quota: a refused rewrite answers the daemon's last errno; afte
   assert.equal(grow(100 + freed), "WRITE OK|");
   assert.equal(h.memory(1), 3999);
   assert.equal(grow(101 + freed), "ERROR EIO|", "after an RM");
+  assert.equal(h.ask(g, Op.WATCH, ["bad//path", "t"]), "ERROR EINVAL|");
+  assert.equal(grow(101 + freed), "ERROR EINVAL|", "after an invalid watch path");
+  assert.equal(h.ask(h.d0, Op.WATCH, ["/ok", "t"]), "WATCH OK|");
+  assert.equal(grow(101 + freed), "ERROR EIO|", "after a WATCH (the real daemon aborts)");
 });
 
 Deno.test("memory quota: WATCH is charged and refused with ENOMEM; its first event must fit after the OK", () => {

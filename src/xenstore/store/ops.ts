@@ -36,8 +36,10 @@ import { MemoryPlan, type MemoryTotals } from "./memory_quota.ts";
  * never sets). So the answer is whatever an earlier request left there, on
  * any connection: ENOENT after a creation (it looked the node up first),
  * EIO after a refused creation, EACCES or EINVAL after such a refusal, and
- * 0 after an RM (`delete_child` clears it) — where the real daemon sends no
- * reply and aborts on an assertion; we answer EIO instead. Failures of the
+ * 0 after an RM (`delete_child` clears it) or a WATCH (`check_watch_path`)
+ * — where the real daemon sends no reply and aborts on an assertion; we
+ * answer EIO instead. (Its socket reads can leave EAGAIN too: not
+ * modelled.) Failures of the
  * store operations set it (unless {@link XsError.keepsErrno}), and so do
  * the few successes noted where they happen.
  */
@@ -369,16 +371,19 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
       continue;
     }
     stack.pop();
-    ctx.access.fire({ path: top.path, exact: top.path !== path, perms: top.node.perms });
-    // The node as it is now: the walk took its children out of its list.
+    // delnode_sub deletes the node, and so releases its memory, before its
+    // watches fire (an event may fit then); the permissions they are judged
+    // by are those the node had. The node as it is now: the walk took its
+    // children out of its list.
     const current = ctx.access.get(top.path)!;
     const owner = current.perms[0].id;
     ctx.access.remove(top.path);
-    ctx.access.charge(owner, -1);
     ctx.access.chargeMemory(
       ctx.access.payer(owner),
       -(current.recordBytes() + ctx.access.keyBytes(top.path)),
     );
+    ctx.access.fire({ path: top.path, exact: top.path !== path, perms: top.node.perms });
+    ctx.access.charge(owner, -1);
     // cxenstored's delnode_sub answers WALK_TREE_RM_CHILDENTRY: the walk
     // takes each deleted child out of its parent's list (writing the
     // parent) as it goes, so a walk stopped by EIO leaves the children it

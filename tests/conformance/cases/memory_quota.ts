@@ -133,7 +133,7 @@ export const memoryQuotaCases: ConformanceCase[] = [
   },
   {
     name:
-      "a rewrite or SET_PERMS refused by the memory quota answers the errno the daemon last set (ENOENT after a creation, EIO after a refused one, EACCES after a refused access)",
+      "a rewrite or SET_PERMS refused by the memory quota answers the errno the daemon last set (ENOENT after a creation, EIO after a refused one, EACCES after a refused access, EINVAL after a bad watch path)",
     needs: MEMORY,
     async run(t) {
       const x = await guest(t);
@@ -149,6 +149,8 @@ export const memoryQuotaCases: ConformanceCase[] = [
       await expectError(grow(), "EACCES", "after EACCES");
       await expectError(x.g.req(Op.READ, ["r"]), "ENOMEM", "a 116-byte reply");
       await expectError(grow(), "EACCES", "a refused reply leaves errno alone");
+      await expectError(x.g.req(Op.WATCH, ["bad//path", "t"]), "EINVAL");
+      await expectError(grow(), "EINVAL", "after an invalid watch path");
       assert.equal(await x.memory(), QUOTA - 1);
     },
   },

@@ -38,20 +38,27 @@ function setup(domid: number): { engine: Engine; conn: Connection; home: string 
   }
   engine.takeOutput();
   const conn = domid === 0 ? d0 : engine.connect(domid, "guest");
-  // The guest's node quota is 1000 with its home, so it gets 998 nodes.
-  for (let i = 0; i < NODES - 2; i++) {
-    engine.handle(conn, msg(Op.WRITE, `${home}/d/n${i}\0${"v".repeat(32)}`));
+  // The guest's node quota is 1000 with its home: 20 directories, 978 nodes
+  // (a directory's record must stay below 2048 bytes for a guest) and room
+  // for one more.
+  for (let i = 0; i < NODES - 22; i++) {
+    const r = engine.handle(conn, msg(Op.WRITE, `${path(home, i)}\0${"v".repeat(32)}`));
+    if (r[r.length - 1].msg!.type !== Op.WRITE) throw new Error(`setup: write ${i} failed`);
   }
   return { engine, conn, home };
+}
+
+function path(home: string, i: number): string {
+  return `${home}/d${i % 20}/n${i}`;
 }
 
 for (const [who, domid] of [["dom0", 0], ["guest", GUEST]] as const) {
   const { engine, conn, home } = setup(domid);
   const writes = Array.from(
-    { length: NODES - 2 },
-    (_, i) => msg(Op.WRITE, `${home}/d/n${i}\0${"w".repeat(32)}`),
+    { length: NODES - 22 },
+    (_, i) => msg(Op.WRITE, `${path(home, i)}\0${"w".repeat(32)}`),
   );
-  const reads = Array.from({ length: NODES - 2 }, (_, i) => msg(Op.READ, `${home}/d/n${i}\0`));
+  const reads = Array.from({ length: NODES - 22 }, (_, i) => msg(Op.READ, `${path(home, i)}\0`));
   let i = 0;
 
   Deno.bench({
@@ -70,8 +77,8 @@ for (const [who, domid] of [["dom0", 0], ["guest", GUEST]] as const) {
     },
   });
 
-  const create = msg(Op.WRITE, `${home}/x\0value`);
-  const rm = msg(Op.RM, `${home}/x\0`);
+  const create = msg(Op.WRITE, `${home}/d0/x\0value`);
+  const rm = msg(Op.RM, `${home}/d0/x\0`);
   Deno.bench({
     name: `${who}: create a node and remove it`,
     group: `create ${who}`,

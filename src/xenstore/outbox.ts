@@ -77,7 +77,7 @@ export class Outbox {
     this.#out.push({ conn, close: true });
   }
 
-  /** Bytes queued for `domid` and not yet taken. */
+  /** Bytes queued for `domid` (a domain held to the quota) and not yet taken. */
   queuedBytes(domid: number): number {
     return this.#queuedBytes.get(domid) ?? 0;
   }
@@ -86,8 +86,8 @@ export class Outbox {
   take(): Outgoing[] {
     const out = this.#out;
     this.#out = [];
-    this.#queuedBytes.clear();
-    this.#queuedEvents.clear();
+    if (this.#queuedBytes.size > 0) this.#queuedBytes.clear();
+    if (this.#queuedEvents.size > 0) this.#queuedEvents.clear();
     return out;
   }
 
@@ -101,9 +101,8 @@ export class Outbox {
 
   #push(conn: Connection, m: Message): void {
     this.#out.push({ conn, msg: m });
-    this.#queuedBytes.set(
-      conn.domid,
-      this.queuedBytes(conn.domid) + messageBytes(m.payload.length),
-    );
+    const domid = conn.domid;
+    if (!this.#totals.memoryLimited(domid)) return; // nothing checks it
+    this.#queuedBytes.set(domid, this.queuedBytes(domid) + messageBytes(m.payload.length));
   }
 }

@@ -167,6 +167,7 @@ export class Transaction implements NodeAccess {
   }
 
   chargeMemory(domid: number, delta: number): void {
+    if (delta === 0) return;
     this.#copyBytes += delta;
     this.live.chargeMemory(domid, delta);
   }
@@ -177,8 +178,16 @@ export class Transaction implements NodeAccess {
 
   /** Releases the memory of every copy (the transaction ends without commit). */
   release(): void {
-    this.live.chargeMemory(this.domid, -this.#copyBytes);
-    this.#copyBytes = 0;
+    this.chargeMemory(this.domid, -this.#copyBytes);
+  }
+
+  /** Charges the live tree's owners for `now` replacing `old` at `path`. */
+  #moveLiveCharge(path: string, old: Node | undefined, now: Node): void {
+    const owner = now.perms[0].id;
+    let delta = now.recordBytes() + path.length;
+    if (old && old.perms[0].id === owner) delta -= old.recordBytes() + path.length;
+    else if (old) this.live.chargeMemory(old.perms[0].id, -(old.recordBytes() + path.length));
+    if (delta !== 0) this.live.chargeMemory(owner, delta);
   }
 
   /** The copies held now, by path: nodes read (and existing) or written here. */
@@ -232,14 +241,16 @@ export class Transaction implements NodeAccess {
     for (const [path, a] of this.#accessed) {
       if (a.local !== undefined) {
         const old = this.live.get(path);
-        if (old) this.live.chargeMemory(old.perms[0].id, -(old.recordBytes() + path.length));
         if (a.local === null) {
-          if (old) this.live.delete(path);
+          if (old) {
+            this.live.chargeMemory(old.perms[0].id, -(old.recordBytes() + path.length));
+            this.live.delete(path);
+          }
         } else {
           this.chargeMemory(this.domid, -this.#copyCharge(path, a));
           a.local.generation = this.live.nextGeneration();
           this.live.set(path, a.local);
-          this.live.chargeMemory(a.local.perms[0].id, a.local.recordBytes() + path.length);
+          this.#moveLiveCharge(path, old, a.local);
         }
       }
       if (a.event !== undefined && (a.local || a.original)) {

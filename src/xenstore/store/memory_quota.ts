@@ -58,34 +58,50 @@ export interface MemoryTotals {
   readonly memoryQuota: number;
 }
 
+/** Receives the charges of a plan. */
+export interface MemoryCharger {
+  chargeMemory(domid: number, delta: number): void;
+}
+
 /**
  * Charges an operation means to make, in order. {@link release} and
  * {@link charge} mirror cxenstored's `do_tdb_write`: the old record's charge
  * is taken from its payer unchecked, then the new one is added with the
- * check. Small and linear: an operation writes a few nodes at most.
+ * check. One operation charges two domains at most (new nodes and their
+ * parent, or a node's old and new owner), so a plan has two slots.
  */
 export class MemoryPlan {
   readonly #totals: MemoryTotals;
-  readonly #domids: number[] = [];
-  readonly #deltas: number[] = [];
+  #domid0 = -1;
+  #delta0 = 0;
+  #domid1 = -1;
+  #delta1 = 0;
 
   constructor(totals: MemoryTotals) {
     this.#totals = totals;
   }
 
-  #index(domid: number): number {
-    let i = this.#domids.indexOf(domid);
-    if (i < 0) {
-      i = this.#domids.length;
-      this.#domids.push(domid);
-      this.#deltas.push(0);
+  /** The delta planned so far for `domid`, making it one of the two slots. */
+  #slot(domid: number): 0 | 1 {
+    if (this.#domid0 === domid || this.#domid0 < 0) {
+      this.#domid0 = domid;
+      return 0;
     }
-    return i;
+    if (this.#domid1 !== domid && this.#domid1 >= 0) {
+      throw new Error(`memory plan: a third domain ${domid} (programmer error)`);
+    }
+    this.#domid1 = domid;
+    return 1;
+  }
+
+  #add(domid: number, bytes: number): void {
+    if (this.#slot(domid) === 0) this.#delta0 += bytes;
+    else this.#delta1 += bytes;
   }
 
   /** Plans an unchecked release of `bytes` from `domid`. */
   release(domid: number, bytes: number): void {
-    this.#deltas[this.#index(domid)] -= bytes;
+    this.#add(domid, -bytes);
   }
 
   /**
@@ -93,19 +109,18 @@ export class MemoryPlan {
    * if the domain's total would reach the quota.
    */
   charge(domid: number, bytes: number): boolean {
-    const i = this.#index(domid);
-    const total = this.#totals.memoryOf(domid) + this.#deltas[i] + bytes;
-    if (this.#totals.memoryLimited(domid) && overMemoryQuota(total, this.#totals.memoryQuota)) {
-      return false;
+    if (this.#totals.memoryLimited(domid)) {
+      const planned = this.#slot(domid) === 0 ? this.#delta0 : this.#delta1;
+      const total = this.#totals.memoryOf(domid) + planned + bytes;
+      if (overMemoryQuota(total, this.#totals.memoryQuota)) return false;
     }
-    this.#deltas[i] += bytes;
+    this.#add(domid, bytes);
     return true;
   }
 
-  /** Every planned net change, for applying once the operation went through. */
-  *changes(): Generator<[domid: number, delta: number]> {
-    for (let i = 0; i < this.#domids.length; i++) {
-      if (this.#deltas[i] !== 0) yield [this.#domids[i], this.#deltas[i]];
-    }
+  /** Makes every planned net change, once the operation went through. */
+  applyTo(charger: MemoryCharger): void {
+    if (this.#domid0 >= 0 && this.#delta0 !== 0) charger.chargeMemory(this.#domid0, this.#delta0);
+    if (this.#domid1 >= 0 && this.#delta1 !== 0) charger.chargeMemory(this.#domid1, this.#delta1);
   }
 }

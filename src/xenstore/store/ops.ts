@@ -164,7 +164,7 @@ function checkWrite(
 }
 
 function applyPlan(ctx: OpContext, plan: MemoryPlan): void {
-  for (const [domid, delta] of plan.changes()) ctx.access.chargeMemory(domid, delta);
+  plan.applyTo(ctx.access);
 }
 
 /** READ: the node's value (§2.5). */

@@ -1,10 +1,13 @@
 /**
  * @module
  * The engine's view of one client connection: who it is (domain,
- * privilege), its open transactions and its transaction-id counter. Bytes
- * and queues belong to the transport; watches live in the engine's index.
+ * privilege), its open transactions, its transaction-id counter and the
+ * requests held back while its domain is over the memory quota. Bytes and
+ * output queues belong to the transport; watches live in the engine's
+ * index.
  */
 import type { Transaction } from "./transaction.ts";
+import type { Message } from "./wire/message.ts";
 
 /** How a connection reached the daemon. */
 export type ConnectionKind = "socket" | "guest" | "in-process";
@@ -16,6 +19,12 @@ export class Connection {
   readonly privileged: boolean;
   readonly kind: ConnectionKind;
   readonly transactions = new Map<number, Transaction>();
+  /**
+   * Requests received while the domain was at or above its hard memory
+   * quota, in order: cxenstored stops reading such a domain's ring
+   * (`domain_can_read`) until its memory drops below again.
+   */
+  readonly deferred: Message[] = [];
   #nextTxId = 1;
   closed = false;
 

@@ -236,7 +236,7 @@ export class DomainTable {
   #closeConnections(domid: number): void {
     for (const c of this.#guestConnections(domid)) {
       this.#engine.disconnect(c);
-      this.#engine.emit({ conn: c, close: true });
+      this.#engine.outbox.close(c);
     }
   }
 
@@ -273,7 +273,7 @@ export class DomainTable {
       const node = tree.get(p);
       if (!node) continue; // went with an owned ancestor
       ops.removeSubtree(ctx, p, node);
-      ctx.access.modify(parentOf(p)).removeChild(baseName(p));
+      ops.removeChildEntry(ctx, parentOf(p), baseName(p));
     }
   }
 }

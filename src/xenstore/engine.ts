@@ -10,20 +10,16 @@
  * unknown type → ENOSYS; privileged-only op from a guest → EACCES;
  * `tx_id` lookup (except WATCH/UNWATCH) → ENOENT; then the handler.
  * Watch events a request causes are queued before its reply (§4.7).
+ *
+ * The hard memory quota (`store/memory_quota.ts`): node writes are checked
+ * in the store operations, watches here, replies and events in the
+ * {@link Outbox}; a guest at or above its quota is not read from — its
+ * requests wait in {@link Connection.deferred} until it drops below.
  */
 import { type Trace } from "../sim/trace.ts";
 import { atoi, countNuls, oneArg, terminatedStrings, writeArgs } from "./wire/args.ts";
 import { XsError } from "./wire/errno.ts";
-import {
-  errorReply,
-  latin1,
-  type Message,
-  nulJoin,
-  okReply,
-  reply,
-  watchEvent,
-  XENSTORE_PAYLOAD_MAX,
-} from "./wire/message.ts";
+import { errorReply, latin1, type Message, nulJoin, okReply, reply } from "./wire/message.ts";
 import { Op, opName, XS_TYPE_COUNT } from "./wire/op.ts";
 import { Connection, type ConnectionKind } from "./connection.ts";
 import { DomainTable } from "./domain_table.ts";
@@ -46,16 +42,13 @@ import {
   XS_PERM_READ,
 } from "./store/perms.ts";
 import { DEFAULT_QUOTAS, type Quotas } from "./store/quota.ts";
+import { type MemoryTotals, overMemoryQuota, watchBytes } from "./store/memory_quota.ts";
 import { Tree } from "./store/tree.ts";
 import { Transaction } from "./transaction.ts";
 import { WatchIndex } from "./watch.ts";
+import { Outbox, type Outgoing } from "./outbox.ts";
 
-/** A message for a connection, or the instruction to close it. */
-export interface Outgoing {
-  readonly conn: Connection;
-  readonly msg?: Message;
-  readonly close?: true;
-}
+export type { Outgoing } from "./outbox.ts";
 
 /** Hooks through which the engine tells its host about domains. */
 export interface EngineHooks {
@@ -93,8 +86,14 @@ interface OpEntry {
 
 /** Connections one engine serves at most (every transport counts). */
 export const CONNECTIONS_MAX = 65_536;
+/**
+ * Requests one connection may send while its domain is over the memory
+ * quota; the next one closes it. (A guest's 1 KiB ring holds at most 64;
+ * only a socket peer that keeps writing gets here.)
+ */
+export const DEFERRED_REQUESTS_MAX = 1024;
 
-export class Engine {
+export class Engine implements MemoryTotals {
   readonly tree = new Tree();
   readonly watches = new WatchIndex();
   /** Current quotas; CONTROL `quota set` changes them at run time. */
@@ -102,9 +101,14 @@ export class Engine {
   readonly domains: DomainTable;
   readonly trace: Trace | undefined;
   readonly control = new ControlState();
+  /** Replies, events and closes not yet taken by the transports. */
+  readonly outbox = new Outbox(this);
+  /** cxenstored's global errno as it would be now (see {@link ops.CErrno}). */
+  readonly cErrno: ops.CErrno = { value: null };
   readonly #conns = new Map<number, Connection>();
+  /** Connections with {@link Connection.deferred} requests. */
+  readonly #deferring = new Set<Connection>();
   #nextConnId = 1;
-  #out: Outgoing[] = [];
   readonly #direct: DirectAccess;
   readonly #deliver: ChangeSink;
 
@@ -132,12 +136,18 @@ export class Engine {
     if (conn.closed) return;
     conn.closed = true;
     this.resetConnection(conn);
+    conn.deferred.length = 0;
+    this.#deferring.delete(conn);
     this.#conns.delete(conn.id);
   }
 
-  /** Drops a connection's watches and transactions (§4.4, §6.1). */
+  /** Drops a connection's watches and transactions (§4.4, §6.1), and their memory. */
   resetConnection(conn: Connection): void {
+    let bytes = 0;
+    for (const w of this.watches.of(conn.id)) bytes += watchBytes(w.path, w.token);
     this.watches.removeAll(conn.id);
+    this.tree.chargeMemory(conn.domid, -bytes);
+    for (const tx of conn.transactions.values()) tx.release();
     conn.transactions.clear();
   }
 
@@ -145,11 +155,23 @@ export class Engine {
     return this.#conns.values();
   }
 
-  /** Handles one request; returns every message it produced, reply last. */
+  /**
+   * Handles one request; returns every message it produced, reply last,
+   * followed by what requests held back until now produced.
+   */
   handle(conn: Connection, msg: Message): Outgoing[] {
     // A guest whose domain is released, ignored or dead is not served: its
     // requests go unanswered, as on a ring xenstored no longer reads.
     if (conn.kind === "guest" && !this.domains.serves(conn.domid)) return this.takeOutput();
+    if (conn.deferred.length > 0 || this.#overQuota(conn)) this.#defer(conn, msg);
+    else {
+      this.#process(conn, msg);
+      this.#resumeDeferred();
+    }
+    return this.takeOutput();
+  }
+
+  #process(conn: Connection, msg: Message): void {
     let response: Message | null;
     try {
       response = this.#dispatch(conn, msg);
@@ -157,21 +179,55 @@ export class Engine {
       if (!(e instanceof XsError)) throw e;
       response = errorReply(msg, e.errno);
     }
+    if (response && !conn.closed) response = this.outbox.reply(conn, msg, response);
     if (this.trace) this.#traceRequest(conn, msg, response ?? okReply(msg));
-    if (response && !conn.closed) this.#out.push({ conn, msg: response });
-    return this.takeOutput();
+  }
+
+  /** True if a guest's requests are not read: its domain is at or over its quota. */
+  #overQuota(conn: Connection): boolean {
+    return conn.kind === "guest" && this.memoryLimited(conn.domid) &&
+      overMemoryQuota(this.memoryOf(conn.domid), this.quotas.memory);
+  }
+
+  #defer(conn: Connection, msg: Message): void {
+    if (conn.deferred.length >= DEFERRED_REQUESTS_MAX) {
+      this.control.log(
+        `connection ${conn.id}: domain ${conn.domid} is over its memory quota and sent ` +
+          `${DEFERRED_REQUESTS_MAX} more requests; closed`,
+      );
+      this.disconnect(conn);
+      this.outbox.close(conn);
+      return;
+    }
+    conn.deferred.push(msg);
+    this.#deferring.add(conn);
+  }
+
+  /** Runs held-back requests of every domain that is below its quota again. */
+  #resumeDeferred(): void {
+    for (let progress = this.#deferring.size > 0; progress;) {
+      progress = false;
+      for (const c of [...this.#deferring]) {
+        while (c.deferred.length > 0 && !this.#overQuota(c)) {
+          const m = c.deferred.shift()!;
+          if (c.kind === "guest" && !this.domains.serves(c.domid)) continue;
+          this.#process(c, m);
+          progress = true;
+        }
+        if (c.deferred.length === 0) this.#deferring.delete(c);
+      }
+    }
+  }
+
+  /** `VIRQ_DOM_EXC` (see {@link DomainTable.check}); held-back requests may run after. */
+  checkDomains(): void {
+    this.domains.check();
+    this.#resumeDeferred();
   }
 
   /** Messages produced outside a request (domain checks), then cleared. */
   takeOutput(): Outgoing[] {
-    const out = this.#out;
-    this.#out = [];
-    return out;
-  }
-
-  /** Queues a message or a close for a connection. */
-  emit(o: Outgoing): void {
-    this.#out.push(o);
+    return this.outbox.take();
   }
 
   #dispatch(conn: Connection, msg: Message): Message | null {
@@ -204,6 +260,8 @@ export class Engine {
       who: this.accessor(conn),
       quotas: this.quotas,
       isKnownDomain: (d) => this.domains.get(d) !== undefined,
+      memory: this,
+      errno: this.cErrno,
     };
   }
 
@@ -214,7 +272,26 @@ export class Engine {
       who: { domid: 0, privileged: true },
       quotas: this.quotas,
       isKnownDomain: () => true,
+      memory: this,
+      errno: { value: null }, // leaves the daemon's errno alone
     };
+  }
+
+  /** Bytes charged to `domid`: its nodes, watches and transactions' copies. */
+  memoryOf(domid: number): number {
+    return this.tree.memoryOf(domid);
+  }
+
+  /**
+   * cxenstored `domain_chk_quota`: every domain but dom0 is held to the hard
+   * memory quota, unless its connection is ignored.
+   */
+  memoryLimited(domid: number): boolean {
+    return domid !== 0 && !this.domains.get(domid)?.ignored;
+  }
+
+  get memoryQuota(): number {
+    return this.quotas.memory;
   }
 
   canonical(conn: Connection, path: string): string {
@@ -228,7 +305,7 @@ export class Engine {
       const conn = this.#conns.get(w.connId);
       if (!conn || !this.#maySee(conn, c)) continue;
       const epath = w.relative ? c.path.slice(domainPath(conn.domid).length + 1) : c.path;
-      this.#queueEvent(conn, epath, w.token);
+      this.outbox.event(conn, epath, w.token);
     }
   }
 
@@ -250,13 +327,6 @@ export class Engine {
       this.#readable(conn, this.tree.get(parentOf(c.path))?.perms);
   }
 
-  #queueEvent(conn: Connection, path: string, token: string): void {
-    const ev = watchEvent(path, token);
-    // XSA-324: an event that would exceed the payload limit is dropped.
-    if (ev.payload.length > XENSTORE_PAYLOAD_MAX) return;
-    this.#out.push({ conn, msg: ev });
-  }
-
   /** Fires a special watch (`@introduceDomain`, `@releaseDomain`, §4.5). */
   fireSpecial(name: string): void {
     const perms = this.domains.specialPerms(name);
@@ -264,7 +334,7 @@ export class Engine {
       const conn = this.#conns.get(w.connId);
       if (!conn) continue;
       if (!conn.privileged && (permFor(this.accessor(conn), perms) & XS_PERM_READ) === 0) continue;
-      this.#queueEvent(conn, name, w.token);
+      this.outbox.event(conn, name, w.token);
     }
   }
 
@@ -284,27 +354,6 @@ export class Engine {
     const nodes = this.tree.ownedBy(domid);
     const watches = this.watchCountOfDomain(domid);
     return { nodes, watches, transactions, outstanding: 0, memory: this.memoryOf(domid) };
-  }
-
-  /**
-   * Memory charged to a domain as cxenstored 4.17 counts it for its nodes
-   * and watches: each owned node's record (24-byte header, 8 bytes per
-   * permission, value, child list) plus its path without NUL, and each
-   * watch's absolute path plus token, without NULs (matches the real
-   * daemon's `quota <domid>` byte for byte; in-flight requests and replies,
-   * which it also charges for a moment, are not counted here).
-   */
-  memoryOf(domid: number): number {
-    let bytes = 0;
-    for (const p of this.tree.paths()) {
-      const n = this.tree.get(p)!;
-      if (n.perms[0].id === domid) bytes += n.recordBytes() + p.length;
-    }
-    for (const c of this.#conns.values()) {
-      if (c.domid !== domid) continue;
-      for (const w of this.watches.of(c.id)) bytes += w.path.length + w.token.length;
-    }
-    return bytes;
   }
 
   watchCountOfDomain(domid: number): number {
@@ -347,14 +396,16 @@ function pathArg(e: Engine, r: Request): string {
   return e.canonical(r.conn, oneArg(r.msg.payload));
 }
 
-/** Runs a modifying op; in a transaction, quota and memory errors fail it (§5.2). */
-function modifying(r: Request, f: () => void): void {
+/**
+ * Runs a store operation on the request's view (the live tree or its
+ * transaction). Its failures are left in the daemon's errno, as
+ * cxenstored's get_node, read_node, write_node and create_node leave them.
+ */
+function store<T>(e: Engine, r: Request, f: (ctx: ops.OpContext) => T): T {
   try {
-    f();
+    return f(e.context(r.conn, r.tx));
   } catch (err) {
-    if (r.tx && err instanceof XsError && (err.errno === "ENOSPC" || err.errno === "ENOMEM")) {
-      r.tx.failed = true;
-    }
+    if (err instanceof XsError && !err.keepsErrno) e.cErrno.value = err.errno;
     throw err;
   }
 }
@@ -362,11 +413,10 @@ function modifying(r: Request, f: () => void): void {
 const OPS: readonly (OpEntry | undefined)[] = (() => {
   const t: (OpEntry | undefined)[] = [];
   t[Op.CONTROL] = { priv: true, handler: (e, r) => control(e, r.conn, r.msg.payload) };
-  t[Op.DIRECTORY] = { handler: (e, r) => ops.directory(e.context(r.conn, r.tx), pathArg(e, r)) };
-  t[Op.READ] = { handler: (e, r) => ops.read(e.context(r.conn, r.tx), pathArg(e, r)) };
+  t[Op.DIRECTORY] = { handler: (e, r) => store(e, r, (c) => ops.directory(c, pathArg(e, r))) };
+  t[Op.READ] = { handler: (e, r) => store(e, r, (c) => ops.read(c, pathArg(e, r))) };
   t[Op.GET_PERMS] = {
-    handler: (e, r) =>
-      nulJoin(ops.getPerms(e.context(r.conn, r.tx), pathArg(e, r)).map(formatPerm)),
+    handler: (e, r) => nulJoin(store(e, r, (c) => ops.getPerms(c, pathArg(e, r))).map(formatPerm)),
   };
   t[Op.WATCH] = { notid: true, handler: doWatch };
   t[Op.UNWATCH] = { notid: true, handler: doUnwatch };
@@ -378,12 +428,8 @@ const OPS: readonly (OpEntry | undefined)[] = (() => {
     handler: (_e, r) => nulJoin([domainPath(atoiUnsigned(oneArg(r.msg.payload)))]),
   };
   t[Op.WRITE] = { handler: doWrite };
-  t[Op.MKDIR] = {
-    handler: (e, r) => modifying(r, () => ops.mkdir(e.context(r.conn, r.tx), pathArg(e, r))),
-  };
-  t[Op.RM] = {
-    handler: (e, r) => modifying(r, () => ops.rm(e.context(r.conn, r.tx), pathArg(e, r))),
-  };
+  t[Op.MKDIR] = { handler: (e, r) => store(e, r, (c) => ops.mkdir(c, pathArg(e, r))) };
+  t[Op.RM] = { handler: (e, r) => store(e, r, (c) => ops.rm(c, pathArg(e, r))) };
   t[Op.SET_PERMS] = { handler: doSetPerms };
   t[Op.IS_DOMAIN_INTRODUCED] = {
     priv: true,
@@ -406,8 +452,7 @@ function atoiUnsigned(s: string): number {
 
 function doWrite(e: Engine, r: Request): void {
   const { path, value } = writeArgs(r.msg.payload);
-  const abs = e.canonical(r.conn, path);
-  modifying(r, () => ops.write(e.context(r.conn, r.tx), abs, value));
+  store(e, r, (c) => ops.write(c, e.canonical(r.conn, path), value));
 }
 
 function doSetPerms(e: Engine, r: Request): void {
@@ -421,7 +466,7 @@ function doSetPerms(e: Engine, r: Request): void {
       `${permStrings.length} permissions (limit ${e.quotas.permissions})`,
     );
   }
-  const perms = permStrings.map(parsePerm);
+  const perms = store(e, r, () => permStrings.map(parsePerm)); // xs_strings_to_perms
   // `domain_alloc_permrefs`, before the path is looked at: the owner must
   // exist (ENOENT); existing ACL domains become known to xenstored.
   if (!e.domains.adopt(perms[0].id)) {
@@ -432,39 +477,55 @@ function doSetPerms(e: Engine, r: Request): void {
     e.domains.setSpecialPerms(r.conn, path, perms);
     return;
   }
-  const abs = e.canonical(r.conn, path);
-  modifying(r, () => ops.setPerms(e.context(r.conn, r.tx), abs, perms));
+  store(e, r, (c) => ops.setPerms(c, e.canonical(r.conn, path), perms));
 }
 
 function doDirectoryPart(e: Engine, r: Request): Uint8Array {
   const p = r.msg.payload;
   if (countNuls(p) !== 2) throw new XsError("EINVAL", "DIRECTORY_PART needs a path and an offset");
   const [path, offset] = terminatedStrings(p);
-  return ops.directoryPart(
-    e.context(r.conn, r.tx),
-    e.canonical(r.conn, path),
-    atoiUnsigned(offset),
+  return store(
+    e,
+    r,
+    (c) => ops.directoryPart(c, e.canonical(r.conn, path), atoiUnsigned(offset)),
   );
 }
 
 function watchArgs(e: Engine, r: Request): { raw: string; abs: string; token: string } {
   const args = terminatedStrings(r.msg.payload);
-  if (args.length !== 2) throw new XsError("EINVAL", "WATCH takes a path and a token");
+  if (args.length !== 2) {
+    throw new XsError("EINVAL", "WATCH takes a path and a token", { keepsErrno: true });
+  }
   const [raw, token] = args;
   return { raw, abs: canonicalizeWatch(raw, r.conn.domid, e.quotas.pathMax), token };
 }
 
 function doWatch(e: Engine, r: Request): typeof REPLIED {
-  const { raw, abs, token } = watchArgs(e, r);
+  // `errno = check_watch_path(...)`: 0 for a valid path (seen on the real
+  // daemon: a refused rewrite after any WATCH finds errno 0), else EINVAL.
+  const { raw, abs, token } = store(e, r, () => watchArgs(e, r));
+  e.cErrno.value = null;
   if (e.watches.find(r.conn.id, abs, token)) throw new XsError("EEXIST", `watch ${raw} ${token}`);
   if (!r.conn.privileged && e.watchCountOfDomain(r.conn.domid) > e.quotas.watches) {
     throw new XsError("E2BIG", `quota: domain ${r.conn.domid} has too many watches`);
   }
+  // add_watch charges the path and token, checked (and sets errno).
+  const domid = r.conn.domid;
+  const bytes = watchBytes(abs, token);
+  if (e.memoryLimited(domid) && overMemoryQuota(e.memoryOf(domid) + bytes, e.quotas.memory)) {
+    e.cErrno.value = "ENOMEM";
+    throw new XsError(
+      "ENOMEM",
+      `quota: domain ${domid} would use more than ${e.quotas.memory} bytes of memory ` +
+        `watching ${raw}; raise it with -Q memory=N`,
+    );
+  }
   const relative = !raw.startsWith("/") && !raw.startsWith("@");
   e.watches.add(r.conn.id, abs, token, relative);
+  e.tree.chargeMemory(domid, bytes);
   // The OK goes first, then the initial event, echoing the path as given (§4.1).
-  e.emit({ conn: r.conn, msg: okReply(r.msg) });
-  e.emit({ conn: r.conn, msg: watchEvent(raw, token) });
+  e.outbox.reply(r.conn, r.msg, okReply(r.msg));
+  e.outbox.event(r.conn, raw, token);
   return REPLIED;
 }
 
@@ -473,6 +534,7 @@ function doUnwatch(e: Engine, r: Request): void {
   const w = e.watches.find(r.conn.id, abs, token);
   if (!w) throw new XsError("ENOENT", `no watch ${raw} ${token}`);
   e.watches.remove(w);
+  e.tree.chargeMemory(r.conn.domid, -watchBytes(w.path, w.token));
 }
 
 function doTransactionStart(e: Engine, r: Request): Uint8Array {
@@ -482,7 +544,7 @@ function doTransactionStart(e: Engine, r: Request): Uint8Array {
   }
   const id = r.conn.allocateTxId();
   const nodesMax = r.conn.privileged ? Infinity : e.quotas.transactionNodes;
-  r.conn.transactions.set(id, new Transaction(id, e.tree, nodesMax));
+  r.conn.transactions.set(id, new Transaction(id, e.tree, nodesMax, r.conn.domid));
   return nulJoin([String(id)]);
 }
 
@@ -492,15 +554,24 @@ function doTransactionEnd(e: Engine, r: Request): void {
   const tx = r.tx;
   if (!tx) throw new XsError("ENOENT", "not in a transaction");
   r.conn.transactions.delete(tx.id); // closed in every outcome (§5.3)
-  if (arg === "F") return;
-  if (tx.failed) throw new XsError("ENOMEM", `transaction ${tx.id} failed earlier`);
-  if (!r.conn.privileged) {
-    for (const [domid, delta] of tx.ownerDeltas()) {
-      if (delta > 0 && tx.ownedBy(domid) > e.quotas.nodes) {
-        throw new XsError("ENOSPC", `quota: domain ${domid} would own ${tx.ownedBy(domid)} nodes`);
+  try {
+    if (arg === "F") return;
+    if (tx.failed) throw new XsError("ENOMEM", `transaction ${tx.id} failed earlier`);
+    // transaction_fix_domains: a domain gaining nodes may end below the quota only.
+    if (!r.conn.privileged) {
+      for (const [domid, delta] of tx.ownerDeltas()) {
+        if (delta > 0 && tx.ownedBy(domid) >= e.quotas.nodes) {
+          throw new XsError(
+            "ENOSPC",
+            `quota: domain ${domid} would own ${tx.ownedBy(domid)} nodes ` +
+              `(limit ${e.quotas.nodes}); raise it with -E N`,
+          );
+        }
       }
     }
+    if (!tx.conflictFree()) throw new XsError("EAGAIN", `transaction ${tx.id} conflicts`);
+    tx.apply((c) => e.fireChange(c));
+  } finally {
+    tx.release(); // the copies (nothing left after a commit)
   }
-  if (!tx.conflictFree()) throw new XsError("EAGAIN", `transaction ${tx.id} conflicts`);
-  tx.apply((c) => e.fireChange(c));
 }

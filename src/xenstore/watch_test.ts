@@ -13,6 +13,8 @@
  * * A guest gets an event only if it may read the node (old perms for
  *   SET_PERMS, perms before removal for RM) or its parent (§4.6).
  * * Relative watches get paths relative to the connection's home (§4.2).
+ * * An event identical to one the same request already queued for the
+ *   connection is dropped (XSA-326; FINDINGS 15).
  * * WATCH replies OK, then one event echoing the path as given (§4.1).
  */
 import { connectGuest } from "./testing.ts";
@@ -151,7 +153,9 @@ class Model {
         }
         if (domid !== 0) this.guestEvents++;
         const epath = w.relative ? c.path.slice(home(domid).length + 1) : c.path;
-        out[w.conn].push(`WATCH_EVENT ${epath}|${w.token}|`);
+        const ev = `WATCH_EVENT ${epath}|${w.token}|`;
+        // XSA-326: an event identical to one queued for the connection is not queued again.
+        if (!out[w.conn].includes(ev)) out[w.conn].push(ev);
       }
     }
     return out;

@@ -22,6 +22,7 @@ import { domainCases } from "./cases/domains.ts";
 import { pathCases } from "./cases/paths.ts";
 import { permissionCases } from "./cases/permissions.ts";
 import { protocolCases } from "./cases/protocol.ts";
+import { memoryQuotaCases } from "./cases/memory_quota.ts";
 import { quotaCases } from "./cases/quotas.ts";
 import { transactionCases } from "./cases/transactions.ts";
 import { treeCases } from "./cases/tree.ts";
@@ -38,6 +39,7 @@ export const GROUPS: readonly CaseGroup[] = [
   { name: "transactions", cases: transactionCases },
   { name: "domains", cases: domainCases },
   { name: "quotas", cases: quotaCases },
+  { name: "memory quota", cases: memoryQuotaCases },
 ];
 
 /** The target a case sees: tracks what it opens so it can be cleaned up. */

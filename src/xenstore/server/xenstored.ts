@@ -123,7 +123,7 @@ export class Xenstored implements SessionHost {
 
   /** `VIRQ_DOM_EXC`: re-read domain states, fire `@releaseDomain` (§6). */
   checkDomains(): void {
-    this.engine.domains.check();
+    this.engine.checkDomains();
     this.#deliver(this.engine.takeOutput());
     this.flush();
   }

@@ -4,11 +4,16 @@
  * written once against {@link NodeAccess} so that they run the same on the
  * live tree and inside a transaction. Paths given here are already absolute
  * and valid; every failure is an {@link XsError}.
+ *
+ * Every node write is checked where cxenstored's `write_node` checks it:
+ * the record size for unprivileged callers (node-size, ENOSPC), then the
+ * memory of whoever pays for it (hard memory quota, `memory_quota.ts`), all
+ * before anything changes; the charges are made once the change is done.
  */
-import { XsError } from "../wire/errno.ts";
+import { type XsErrno, XsError } from "../wire/errno.ts";
 import { fromLatin1, XENSTORE_PAYLOAD_MAX } from "../wire/message.ts";
 import type { NodeAccess } from "./access.ts";
-import { Node } from "./node.ts";
+import { Node, NODE_RECORD_PERM_BYTES } from "./node.ts";
 import { baseName, childPath, parentOf } from "./path.ts";
 import {
   type Accessor,
@@ -21,6 +26,26 @@ import {
   XS_PERM_WRITE,
 } from "./perms.ts";
 import type { Quotas } from "./quota.ts";
+import { MemoryPlan, type MemoryTotals } from "./memory_quota.ts";
+
+/**
+ * cxenstored's global `errno` as the daemon last left it (`null`: 0). Two
+ * paths answer it instead of a code of their own: a WRITE of an existing
+ * node and a SET_PERMS refused by the memory quota (`do_write` and
+ * `do_set_perms` return `errno`, which the failing `domain_memory_add`
+ * never sets). So the answer is whatever an earlier request left there, on
+ * any connection: ENOENT after a creation (it looked the node up first),
+ * EIO after a refused creation, EACCES or EINVAL after such a refusal, and
+ * 0 after an RM (`delete_child` clears it) or a WATCH (`check_watch_path`)
+ * — where the real daemon sends no reply and aborts on an assertion; we
+ * answer EIO instead. (Its socket reads can leave EAGAIN too: not
+ * modelled.) Failures of the
+ * store operations set it (unless {@link XsError.keepsErrno}), and so do
+ * the few successes noted where they happen.
+ */
+export interface CErrno {
+  value: XsErrno | null;
+}
 
 /** What the operations need to know about the caller and the domains. */
 export interface OpContext {
@@ -29,6 +54,9 @@ export interface OpContext {
   readonly quotas: Quotas;
   /** Does xenstored know this domain (dom0, introduced, or adopted)? */
   isKnownDomain(domid: number): boolean;
+  /** Memory charged to each domain, and who is held to the hard quota. */
+  readonly memory: MemoryTotals;
+  readonly errno: CErrno;
 }
 
 function permOn(ctx: OpContext, node: Node): number {
@@ -98,11 +126,45 @@ function ancestorGrants(ctx: OpContext, path: string, want: number): boolean {
 
 function checkNodeSize(ctx: OpContext, bytes: number, path: string): void {
   if (!ctx.who.privileged && bytes >= ctx.quotas.nodeSize) {
+    ctx.access.failTransaction();
     throw new XsError(
       "ENOSPC",
       `node ${path} would be ${bytes} bytes (limit ${ctx.quotas.nodeSize})`,
     );
   }
+}
+
+/**
+ * cxenstored's `write_node` checks for the record at `path` becoming
+ * `bytes` long and owned by `owner` (replacing `before`, if any): the node
+ * size, then the memory (`do_tdb_write`: the old record's charge is
+ * released, the new one checked). A memory refusal fails a transaction and
+ * answers EIO when creating (`create_node` returns its own code), else the
+ * stale errno (see {@link CErrno}).
+ */
+function checkWrite(
+  ctx: OpContext,
+  plan: MemoryPlan,
+  path: string,
+  before: Node | undefined,
+  owner: number,
+  bytes: number,
+  creating: boolean,
+): void {
+  checkNodeSize(ctx, bytes, path);
+  const key = ctx.access.keyBytes(path);
+  if (before) plan.release(ctx.access.payer(before.perms[0].id), before.recordBytes() + key);
+  const payer = ctx.access.payer(owner);
+  if (plan.charge(payer, bytes + key)) return;
+  ctx.access.failTransaction();
+  const detail = `quota: domain ${payer} would use more than ${ctx.memory.memoryQuota} ` +
+    `bytes of memory writing ${path}; raise it with -Q memory=N`;
+  if (creating) throw new XsError("EIO", detail);
+  throw new XsError(ctx.errno.value ?? "EIO", detail, { keepsErrno: true });
+}
+
+function applyPlan(ctx: OpContext, plan: MemoryPlan): void {
+  plan.applyTo(ctx.access);
 }
 
 /** READ: the node's value (§2.5). */
@@ -118,7 +180,9 @@ export function getPerms(ctx: OpContext, path: string): PermList {
 /** DIRECTORY: child names, NUL-terminated each; E2BIG past the payload limit. */
 export function directory(ctx: OpContext, path: string): Uint8Array {
   const node = getNode(ctx, path, XS_PERM_READ);
-  if (node.childBytes > XENSTORE_PAYLOAD_MAX) throw new XsError("E2BIG", path);
+  if (node.childBytes > XENSTORE_PAYLOAD_MAX) {
+    throw new XsError("E2BIG", path, { keepsErrno: true }); // send_reply's own check
+  }
   return node.encodedChildren();
 }
 
@@ -158,10 +222,13 @@ export function write(ctx: OpContext, path: string, value: Uint8Array): void {
   const existing = ctx.access.get(path);
   if (existing) {
     if ((permOn(ctx, existing) & XS_PERM_WRITE) === 0) throw denied(ctx, path);
-    checkNodeSize(ctx, existing.recordBytes() - existing.value.length + value.length, path);
+    const plan = new MemoryPlan(ctx.memory);
+    const bytes = existing.recordBytes() - existing.value.length + value.length;
+    checkWrite(ctx, plan, path, existing, existing.perms[0].id, bytes, false);
     const node = ctx.access.modify(path);
     node.value = value;
     node.perms = adjustPerms(ctx, node.perms);
+    applyPlan(ctx, plan);
   } else {
     create(ctx, path, value);
   }
@@ -181,7 +248,10 @@ export function mkdir(ctx: OpContext, path: string): void {
 
 /**
  * Creates `path` and every missing ancestor. All checks run before the first
- * change, so a refused creation leaves nothing behind.
+ * change, in the order of cxenstored's create_node, which writes the new
+ * nodes bottom up and the existing parent last: for each new node the node
+ * quota (of the caller's domain), then its `write_node` checks; then the
+ * parent's. A refused creation leaves nothing behind.
  */
 function create(ctx: OpContext, path: string, value: Uint8Array): void {
   const missing: string[] = [path];
@@ -189,6 +259,7 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
   for (let p = parentOf(path); p !== parent.path; p = parentOf(p)) missing.push(p);
   missing.reverse(); // top-down
   if ((permOn(ctx, parent.node) & XS_PERM_WRITE) === 0) throw new XsError("EACCES", path);
+  ctx.errno.value = "ENOENT"; // get_node found nothing there
 
   // cxenstored construct_node: copy the parent's whole list; an unprivileged
   // creator becomes the owner (§3.4).
@@ -197,29 +268,38 @@ function create(ctx: OpContext, path: string, value: Uint8Array): void {
     ? inherited
     : [{ id: ctx.who.domid, perm: inherited[0].perm }, ...inherited.slice(1)];
   const owner = perms[0].id;
-  if (!ctx.who.privileged) {
-    if (ctx.access.ownedBy(owner) + missing.length > ctx.quotas.nodes) {
+  const empty = new Uint8Array(0);
+  const nodes = missing.map((_, i) =>
+    i + 1 === missing.length
+      ? new Node(value, perms, 0, [])
+      : new Node(empty, perms, 0, [baseName(missing[i + 1])])
+  );
+  const plan = new MemoryPlan(ctx.memory);
+  for (let i = missing.length - 1; i >= 0; i--) {
+    const written = missing.length - 1 - i;
+    if (
+      !ctx.who.privileged &&
+      ctx.access.nodeQuotaCount(ctx.who.domid, written) >= ctx.quotas.nodes
+    ) {
+      if (written > 0) ctx.access.failTransaction(); // destroy_node of those written
       throw new XsError(
         "ENOSPC",
-        `quota: domain ${owner} would own more than ${ctx.quotas.nodes} nodes`,
+        `quota: domain ${ctx.who.domid} would own more than ${ctx.quotas.nodes} nodes; ` +
+          `raise it with -E N`,
       );
     }
-    const first = baseName(missing[0]);
-    checkNodeSize(ctx, parent.node.recordBytes() + first.length + 1, parent.path);
-    for (let i = 0; i < missing.length; i++) {
-      const child = i + 1 < missing.length ? baseName(missing[i + 1]).length + 1 : 0;
-      const v = i + 1 === missing.length ? value.length : 0;
-      checkNodeSize(ctx, 24 + 8 * perms.length + v + child, missing[i]);
-    }
+    checkWrite(ctx, plan, missing[i], undefined, owner, nodes[i].recordBytes(), true);
   }
-  const empty = new Uint8Array(0);
+  const first = baseName(missing[0]);
+  const parentBytes = parent.node.recordBytes() + first.length + 1;
+  checkWrite(ctx, plan, parent.path, parent.node, parent.node.perms[0].id, parentBytes, true);
+
   for (let i = 0; i < missing.length; i++) {
-    const last = i + 1 === missing.length;
-    const node = new Node(last ? value : empty, perms, 0, last ? [] : [baseName(missing[i + 1])]);
-    ctx.access.create(missing[i], node);
+    ctx.access.create(missing[i], nodes[i]);
     ctx.access.charge(owner, 1);
   }
-  ctx.access.modify(parent.path).addChild(baseName(missing[0]));
+  ctx.access.modify(parent.path).addChild(first);
+  applyPlan(ctx, plan);
 }
 
 /**
@@ -232,17 +312,23 @@ export function rm(ctx: OpContext, path: string): void {
   try {
     node = getNode(ctx, path, XS_PERM_WRITE);
   } catch (e) {
-    if (e instanceof XsError && e.errno === "ENOENT" && ctx.access.get(parentOf(path))) return;
+    if (e instanceof XsError && e.errno === "ENOENT" && ctx.access.get(parentOf(path))) {
+      ctx.errno.value = "ENOENT";
+      return;
+    }
     throw e;
   }
-  if (path === "/") throw new XsError("EINVAL", "cannot remove /");
+  if (path === "/") throw new XsError("EINVAL", "cannot remove /", { keepsErrno: true });
   // Only a transaction's view can be this inconsistent: its copy of the
   // node outlived the parent, removed by another connection. cxenstored's
   // _rm reads the parent first and answers EINVAL, before touching the
   // subtree (seen on the real daemon).
   const parentPath = parentOf(path);
   const parent = ctx.access.get(parentPath);
-  if (!parent) throw new XsError("EINVAL", `the parent of ${path} is gone`);
+  if (!parent) {
+    ctx.errno.value = "ENOENT"; // read_node of the parent
+    throw new XsError("EINVAL", `the parent of ${path} is gone`, { keepsErrno: true });
+  }
   removeSubtree(ctx, path, node);
   // Or its copy of the parent predates another connection creating the
   // node, so the parent does not list it: remove_child_entry fails with
@@ -250,7 +336,19 @@ export function rm(ctx: OpContext, path: string): void {
   if (!parent.hasChild(baseName(path))) {
     throw new XsError("EIO", `${path} is not listed in its parent`);
   }
-  ctx.access.modify(parentPath).removeChild(baseName(path));
+  removeChildEntry(ctx, parentPath, baseName(path));
+  ctx.errno.value = null; // delete_child sets it to 0
+}
+
+/**
+ * Takes `name` out of the child list of the node at `parentPath`, which
+ * shrinks by the name and its NUL (cxenstored `remove_child_entry`,
+ * written without a memory check).
+ */
+export function removeChildEntry(ctx: OpContext, parentPath: string, name: string): void {
+  const parent = ctx.access.modify(parentPath);
+  if (!parent.removeChild(name)) return;
+  ctx.access.chargeMemory(ctx.access.payer(parent.perms[0].id), -(name.length + 1));
 }
 
 /** Removes `path` and its descendants, post-order, with their events. */
@@ -273,16 +371,24 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
       continue;
     }
     stack.pop();
-    ctx.access.fire({ path: top.path, exact: top.path !== path, perms: top.node.perms });
+    // delnode_sub deletes the node, and so releases its memory, before its
+    // watches fire (an event may fit then); the permissions they are judged
+    // by are those the node had. The node as it is now: the walk took its
+    // children out of its list.
+    const current = ctx.access.get(top.path)!;
+    const owner = current.perms[0].id;
     ctx.access.remove(top.path);
-    ctx.access.charge(top.node.perms[0].id, -1);
+    ctx.access.chargeMemory(
+      ctx.access.payer(owner),
+      -(current.recordBytes() + ctx.access.keyBytes(top.path)),
+    );
+    ctx.access.fire({ path: top.path, exact: top.path !== path, perms: top.node.perms });
+    ctx.access.charge(owner, -1);
     // cxenstored's delnode_sub answers WALK_TREE_RM_CHILDENTRY: the walk
     // takes each deleted child out of its parent's list (writing the
     // parent) as it goes, so a walk stopped by EIO leaves the children it
     // got through unlisted in a transaction's view (real daemon).
-    if (stack.length) {
-      ctx.access.modify(stack[stack.length - 1].path).removeChild(baseName(top.path));
-    }
+    if (stack.length) removeChildEntry(ctx, stack[stack.length - 1].path, baseName(top.path));
   }
 }
 
@@ -294,14 +400,19 @@ export function removeSubtree(ctx: OpContext, path: string, node: Node): void {
 export function setPerms(ctx: OpContext, path: string, newPerms: PermList): void {
   const node = getNode(ctx, path, XS_PERM_WRITE | XS_PERM_OWNER);
   if (!ctx.who.privileged && newPerms[0].id !== node.perms[0].id) {
-    throw new XsError("EPERM", "only a privileged domain may change a node's owner");
+    throw new XsError("EPERM", "only a privileged domain may change a node's owner", {
+      keepsErrno: true,
+    });
   }
   const perms = adjustPerms(ctx, newPerms);
   const oldPerms = node.perms;
-  checkNodeSize(ctx, node.recordBytes() + 8 * (perms.length - oldPerms.length), path);
+  const plan = new MemoryPlan(ctx.memory);
+  const bytes = node.recordBytes() + NODE_RECORD_PERM_BYTES * (perms.length - oldPerms.length);
+  checkWrite(ctx, plan, path, node, perms[0].id, bytes, false);
   const target = ctx.access.modify(path);
   target.perms = Object.freeze([...perms]);
   ctx.access.charge(oldPerms[0].id, -1);
   ctx.access.charge(perms[0].id, 1);
+  applyPlan(ctx, plan);
   ctx.access.fire({ path, exact: false, perms: target.perms, oldPerms });
 }

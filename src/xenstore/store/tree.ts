@@ -1,7 +1,11 @@
 /**
  * @module
  * The live tree: a flat map from absolute path to {@link Node}, the global
- * generation counter, and per-owner node counts for the node quota.
+ * generation counter, per-owner node counts for the node quota, and the
+ * bytes of xenstored memory charged to each domain for the hard memory
+ * quota (its nodes, its watches and its transactions' copies; see
+ * `memory_quota.ts`). Both counters are kept incrementally by whoever
+ * changes what they count; nothing here walks the tree to find them.
  *
  * Nodes a transaction has looked at are *frozen*: the transaction holds the
  * object as its repeatable-read copy, so a later direct modification
@@ -20,15 +24,22 @@ export class Tree {
   readonly #nodes = new Map<string, Node>();
   readonly #frozen = new WeakSet<Node>();
   readonly #nodesByOwner = new Map<number, number>();
+  readonly #memoryByDomain = new Map<number, number>();
   #generation = 0;
 
   /** A fresh tree: `/`, `/tool`, `/tool/xenstored`, all `n0` (§2.1). */
   constructor() {
     const empty = new Uint8Array(0);
-    this.#nodes.set("/", new Node(empty, DEFAULT_PERMS, this.nextGeneration(), ["tool"]));
-    this.#nodes.set("/tool", new Node(empty, DEFAULT_PERMS, this.nextGeneration(), ["xenstored"]));
-    this.#nodes.set("/tool/xenstored", new Node(empty, DEFAULT_PERMS, this.nextGeneration()));
-    this.#nodesByOwner.set(0, 3);
+    const initial: [string, Node][] = [
+      ["/", new Node(empty, DEFAULT_PERMS, this.nextGeneration(), ["tool"])],
+      ["/tool", new Node(empty, DEFAULT_PERMS, this.nextGeneration(), ["xenstored"])],
+      ["/tool/xenstored", new Node(empty, DEFAULT_PERMS, this.nextGeneration())],
+    ];
+    for (const [path, node] of initial) {
+      this.#nodes.set(path, node);
+      this.charge(0, 1);
+      this.chargeMemory(0, node.recordBytes() + path.length);
+    }
   }
 
   /** Advances and returns the global generation counter. */
@@ -80,6 +91,18 @@ export class Tree {
     const n = (this.#nodesByOwner.get(domid) ?? 0) + delta;
     if (n === 0) this.#nodesByOwner.delete(domid);
     else this.#nodesByOwner.set(domid, n);
+  }
+
+  /** Bytes of xenstored memory charged to `domid` (`quota <domid>`, `memory`). */
+  memoryOf(domid: number): number {
+    return this.#memoryByDomain.get(domid) ?? 0;
+  }
+
+  /** Adjusts the memory charged to `domid` by `delta` bytes. */
+  chargeMemory(domid: number, delta: number): void {
+    const n = (this.#memoryByDomain.get(domid) ?? 0) + delta;
+    if (n === 0) this.#memoryByDomain.delete(domid);
+    else this.#memoryByDomain.set(domid, n);
   }
 
   /** Paths of the subtree at `path`, children before parents (post-order). */

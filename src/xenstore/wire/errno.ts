@@ -71,12 +71,24 @@ export function strerror(name: XsErrno): string {
   return MESSAGES[name];
 }
 
+/** Options of an {@link XsError}. */
+export interface XsErrorOptions {
+  /**
+   * cxenstored answers this code as a constant, leaving its global `errno`
+   * as it was (the engine models that errno: see `CErrno` in
+   * `store/ops.ts`).
+   */
+  readonly keepsErrno?: boolean;
+}
+
 /** A protocol error carrying a xenstore errno name. */
 export class XsError extends Error {
   readonly errno: XsErrno;
-  constructor(errno: XsErrno, detail?: string) {
+  readonly keepsErrno: boolean;
+  constructor(errno: XsErrno, detail?: string, opts: XsErrorOptions = {}) {
     super(detail ? `${errno}: ${detail}` : errno);
     this.name = "XsError";
     this.errno = errno;
+    this.keepsErrno = opts.keepsErrno ?? false;
   }
 }

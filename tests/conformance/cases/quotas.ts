@@ -33,6 +33,8 @@ const REDUCED = {
 };
 /** A daemon with a small per-transaction node limit and node quota. */
 const TX_NODES = { daemonArgs: ["-Q", "transaction-nodes=5", "-E", "10"] };
+/** A daemon with a tiny node quota. */
+const NODES_5 = { daemonArgs: ["-E", "5"] };
 
 /** Registers watches until one fails; the number that succeeded and the error. */
 async function fillWatches(g: RawConn, max: number): Promise<[number, string | undefined]> {
@@ -341,6 +343,27 @@ export const quotaCases: ConformanceCase[] = [
       await expectError(txEnd(g, tx), "ENOSPC");
       await expectError(txEnd(g, tx), "ENOENT");
       assert.deepEqual(await dir(g, "a"), []);
+    },
+  },
+  {
+    name:
+      "inside a transaction the node quota counts live nodes only: a refusal does not fail it, two new levels fit, the commit needs the total below the quota",
+    needs: NODES_5,
+    async run(t) {
+      const { g, home } = await guestWithHome(t);
+      for (const n of ["n0", "n1", "n2", "n3"]) await write(g, n, ""); // 5 with the home
+      let tx = await txStart(g);
+      await expectError(g.req(Op.WRITE, ["x", ""], { txId: tx }), "ENOSPC");
+      await expectOk(txEnd(g, tx), Op.TRANSACTION_END);
+      await rm(g, "n3");
+      await rm(g, "n2");
+      tx = await txStart(g);
+      await write(g, "x/y", "", tx);
+      await expectError(txEnd(g, tx), "ENOSPC", "3 + 2 reaches 5");
+      tx = await txStart(g);
+      await write(g, "x", "", tx);
+      await expectOk(txEnd(g, tx), Op.TRANSACTION_END);
+      assert.deepEqual(await dir(g, home), ["n0", "n1", "x"]);
     },
   },
   {

@@ -96,10 +96,13 @@ export class Session {
     if (this.#closed) return false;
     const size = XS_HEADER_BYTES + m.payload.length;
     if (m.type === Op.WATCH_EVENT) {
+      // An event identical to one still unsent is dropped (XSA-326), except
+      // for the special `@` watches, which are never merged (outbox.ts).
+      const special = m.payload[0] === 0x40; // '@'
       const key = latin1(m.payload);
-      if (this.#pendingEvents.has(key)) return false;
+      if (!special && this.#pendingEvents.has(key)) return false;
       if (this.#pendingBytes + size > SESSION_PENDING_BYTES_MAX) return false;
-      this.#pendingEvents.add(key);
+      if (!special) this.#pendingEvents.add(key);
     } else if (this.#pendingBytes + size > SESSION_PENDING_BYTES_MAX) {
       this.#host.log(`connection ${this.conn.id}: peer is not reading, dropped`);
       this.close("output limit reached");

@@ -49,6 +49,15 @@ Deno.test("session: an identical event still queued is dropped (XSA-326)", () =>
   assert.equal(h.s.outstanding, 3);
 });
 
+Deno.test("session: special @ events are never merged, even when identical", () => {
+  const h = harness(true);
+  h.s.enqueue(reply);
+  h.s.flush();
+  assert.equal(h.s.enqueue(watchEvent("@releaseDomain", "t")), true);
+  assert.equal(h.s.enqueue(watchEvent("@releaseDomain", "t")), true);
+  assert.equal(h.s.outstanding, 3);
+});
+
 Deno.test("session: a guest's event unsent for 20 s is discarded, replies are not", async () => {
   const h = harness(false);
   h.s.enqueue(reply);

@@ -65,6 +65,7 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  sched_yield: { parameters: [], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -85,6 +86,7 @@ export interface Libc {
   epoll_create1(flags: number): number;
   epoll_ctl(ep: number, op: number, fd: number, event: Uint8Array): number;
   epoll_wait(ep: number, events: Uint8Array, maxEvents: number, timeoutMs: number): number;
+  sched_yield(): number;
   epoll_wait_parked(
     ep: number,
     events: Uint8Array,

@@ -64,11 +64,6 @@ export class UnixTransport implements DomainListener {
     return join(this.#rundir, "domains", String(domid), "socket");
   }
 
-  /** The I/O backend in use (once started). */
-  get io(): UnixIo | undefined {
-    return this.#io ? (this.#io instanceof EpollSocketIo ? "epoll" : "deno") : undefined;
-  }
-
   /** Starts listening on `$RUNDIR/socket`. */
   start(): void {
     const outstanding = this.#server.engine.quotas.outstanding;

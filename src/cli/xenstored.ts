@@ -45,7 +45,13 @@ const server = new Xenstored({
 });
 if (flags.softMemory !== undefined) server.engine.control.softMemory = flags.softMemory;
 
-const unix = new UnixTransport(server, flags.rundir);
+// With no WebSocket server, nothing else in this process needs the JS
+// thread promptly: the epoll loop may wait on it directly.
+const unix = new UnixTransport(server, flags.rundir, {
+  io: flags.io,
+  spinUs: flags.spinUs,
+  park: flags.ws ? "thread" : "block",
+});
 unix.start();
 let ws: WebSocketTransport | undefined;
 const credentials = new Credentials(flags.rundir);

@@ -7,6 +7,8 @@
 import { parseDomainList } from "../xenstore/domains.ts";
 import { DEFAULT_QUOTAS, quotaKey, type Quotas } from "../xenstore/store/quota.ts";
 import { XENSTORE_REL_PATH_MAX } from "../xenstore/store/path.ts";
+import { EPOLL_SPIN_US_DEFAULT, EPOLL_SPIN_US_MAX } from "../xenstore/server/epoll_loop.ts";
+import type { UnixIo } from "../xenstore/server/unix_transport.ts";
 
 export interface XenstoredFlags {
   rundir: string;
@@ -17,6 +19,10 @@ export interface XenstoredFlags {
   /** Domains that exist besides dom0 (no hypervisor: like `XSD_SHIM_DOMAINS`). */
   domains: number[];
   trace: string | undefined;
+  /** Unix-socket I/O backend; undefined: epoll where possible. */
+  io: UnixIo | undefined;
+  /** epoll backend: µs to keep polling after the last request. */
+  spinUs: number;
   logLevel: "error" | "info" | "debug";
   help: boolean;
 }
@@ -39,6 +45,11 @@ export const XENSTORED_USAGE = `Usage: deno task xenstored [options]
                       transaction-nodes, memory, node-size, path-max, permissions
   -q, --quota-soft memory=N   soft memory quota (warning level)
   -T, --trace FILE    JSON lines of every request and reply
+  --io epoll|deno     Unix-socket I/O: an epoll loop through FFI (default on
+                      Linux) or Deno's socket API (default elsewhere)
+  --spin-us N         epoll: keep polling N µs after the last request before
+                      sleeping, to catch a client's next one without a wake-up
+                      (default ${EPOLL_SPIN_US_DEFAULT}, max ${EPOLL_SPIN_US_MAX}; 0: sleep at once)
   --log-level L       error | info | debug (default info)
   -h, --help          this text`;
 
@@ -59,6 +70,8 @@ export function parseXenstoredFlags(
     quotas,
     domains: [],
     trace: undefined,
+    io: undefined,
+    spinUs: EPOLL_SPIN_US_DEFAULT,
     logLevel: "info",
     help: false,
   };
@@ -93,7 +106,16 @@ export function parseXenstoredFlags(
     else if (flag === "--no-ws") f.ws = undefined;
     else if (flag === "--domains") f.domains = parseDomainList(value());
     else if (flag === "-T" || flag === "--trace") f.trace = value();
-    else if (flag === "--log-level") {
+    else if (flag === "--io") {
+      const v = value();
+      if (v !== "epoll" && v !== "deno") throw new Error(`--io: epoll or deno, not ${v}`);
+      f.io = v;
+    } else if (flag === "--spin-us") {
+      f.spinUs = int(flag, value());
+      if (f.spinUs > EPOLL_SPIN_US_MAX) {
+        throw new Error(`--spin-us: at most ${EPOLL_SPIN_US_MAX}, not ${f.spinUs}`);
+      }
+    } else if (flag === "--log-level") {
       const v = value();
       if (v !== "error" && v !== "info" && v !== "debug") {
         throw new Error(`--log-level: error, info or debug, not ${v}`);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { parseXenstoredFlags } from "./xenstored_options.ts";
 import { DEFAULT_QUOTAS } from "../xenstore/store/quota.ts";
+import { EPOLL_SPIN_US_DEFAULT, EPOLL_SPIN_US_MAX } from "../xenstore/server/epoll_loop.ts";
 
 Deno.test("xenstored flags: defaults are the C daemon's quotas and XENSTORED_RUNDIR", () => {
   const f = parseXenstoredFlags([], { XENSTORED_RUNDIR: "/run/x" });
@@ -57,4 +58,19 @@ Deno.test("xenstored flags: bad input is refused with a message naming the flag"
   ) {
     assert.throws(() => parseXenstoredFlags(argv, {}), re);
   }
+});
+
+Deno.test("xenstored flags: --io picks the Unix-socket backend, --spin-us its spin", () => {
+  const d = parseXenstoredFlags([], {});
+  assert.equal(d.io, undefined, "default: epoll where it can run");
+  assert.equal(d.spinUs, EPOLL_SPIN_US_DEFAULT);
+  const f = parseXenstoredFlags(["--io", "deno", "--spin-us", "0"], {});
+  assert.equal(f.io, "deno");
+  assert.equal(f.spinUs, 0);
+  assert.throws(() => parseXenstoredFlags(["--io", "uring"], {}), /--io: epoll or deno, not uring/);
+  assert.throws(
+    () => parseXenstoredFlags(["--spin-us", String(EPOLL_SPIN_US_MAX + 1)], {}),
+    new RegExp(`--spin-us: at most ${EPOLL_SPIN_US_MAX}`),
+  );
+  assert.throws(() => parseXenstoredFlags(["--spin-us", "-1"], {}), /--spin-us needs/);
 });

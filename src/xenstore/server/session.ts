@@ -46,7 +46,8 @@ export class Session {
   readonly conn: Connection;
   readonly #host: SessionHost;
   readonly #endpoint: Endpoint;
-  readonly #parser = new MessageParser();
+  /** Every message is handled before `receive` returns: payloads may alias the chunk. */
+  readonly #parser = new MessageParser({ alias: true });
   #pending: Message[] = [];
   /** When each pending message was queued (same index as #pending). */
   #pendingAt: number[] = [];

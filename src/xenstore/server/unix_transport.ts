@@ -5,27 +5,52 @@
  * introduced domain `$RUNDIR/domains/<domid>/socket` (mode 0600), whose
  * connections *are* that unprivileged domain — the analogue of its ring
  * page. A guest socket disappears when its domain is released or dies.
+ *
+ * The bytes move through a {@link SocketIo}: on Linux an epoll loop through
+ * FFI (epoll_socket_io.ts), elsewhere Deno's socket API
+ * (deno_socket_io.ts). Both give the same behaviour.
  */
 import { join } from "node:path";
 import type { ConnectionKind } from "../connection.ts";
-import type { Message } from "../wire/message.ts";
-import { encodeBatch } from "./encode_batch.ts";
 import { domainDir } from "./credentials.ts";
+import { DenoSocketIo } from "./deno_socket_io.ts";
+import type { EpollPark } from "./epoll_loop.ts";
+import { EpollSocketIo } from "./epoll_socket_io.ts";
+import { libcAvailable } from "./libc.ts";
+import type { SocketIo, SocketListener } from "./socket_io.ts";
 import type { DomainListener, Xenstored } from "./xenstored.ts";
 
-/** Read buffer per connection. */
-export const UNIX_READ_BYTES = 64 * 1024;
+/** Which {@link SocketIo}: `epoll` (Linux, FFI) or `deno` (anywhere). */
+export type UnixIo = "epoll" | "deno";
+
+export interface UnixTransportOptions {
+  /** Default: `epoll` where libc can be opened through FFI, else `deno`. */
+  readonly io?: UnixIo;
+  /** epoll only: µs to keep polling after the last request (see epoll_loop.ts). */
+  readonly spinUs?: number;
+  /**
+   * epoll only: `block` when nothing else in this process needs the JS
+   * thread promptly (see {@link EpollPark}); default `thread`.
+   */
+  readonly park?: EpollPark;
+}
+
+/** The default I/O backend here: epoll on Linux with FFI allowed. */
+export function defaultUnixIo(): UnixIo {
+  return libcAvailable() ? "epoll" : "deno";
+}
 
 export class UnixTransport implements DomainListener {
   readonly #server: Xenstored;
   readonly #rundir: string;
-  readonly #listeners = new Map<number, Deno.UnixListener>();
-  readonly #conns = new Set<Deno.UnixConn>();
-  readonly #loops = new Set<Promise<void>>();
+  readonly #opts: UnixTransportOptions;
+  #io: SocketIo | undefined;
+  readonly #listeners = new Map<number, SocketListener>();
 
-  constructor(server: Xenstored, rundir: string) {
+  constructor(server: Xenstored, rundir: string, opts: UnixTransportOptions = {}) {
     this.#server = server;
     this.#rundir = rundir;
+    this.#opts = opts;
     server.addDomainListener(this);
   }
 
@@ -41,12 +66,19 @@ export class UnixTransport implements DomainListener {
 
   /** Starts listening on `$RUNDIR/socket`. */
   start(): void {
+    const outstanding = this.#server.engine.quotas.outstanding;
+    this.#io = (this.#opts.io ?? defaultUnixIo()) === "epoll"
+      ? new EpollSocketIo(outstanding, (l) => this.#server.log(l), {
+        spinUs: this.#opts.spinUs,
+        park: this.#opts.park,
+      })
+      : new DenoSocketIo(outstanding);
     Deno.mkdirSync(this.#rundir, { recursive: true });
     this.#listen(0, this.socketPath, "socket");
   }
 
   introduced(domid: number): void {
-    if (domid === 0 || this.#listeners.has(domid)) return;
+    if (domid === 0 || this.#listeners.has(domid) || !this.#io) return;
     domainDir(this.#rundir, domid);
     this.#listen(domid, this.guestSocketPath(domid), "guest");
   }
@@ -62,75 +94,13 @@ export class UnixTransport implements DomainListener {
   }
 
   #listen(domid: number, path: string, kind: ConnectionKind): void {
-    try {
-      Deno.removeSync(path);
-    } catch { /* no stale socket */ }
-    const listener = Deno.listen({ transport: "unix", path });
-    Deno.chmodSync(path, 0o600);
-    this.#listeners.set(domid, listener);
-    this.#track(this.#accept(listener, domid, kind));
-  }
-
-  #track(p: Promise<void>): void {
-    this.#loops.add(p);
-    p.finally(() => this.#loops.delete(p));
-  }
-
-  async #accept(listener: Deno.UnixListener, domid: number, kind: ConnectionKind): Promise<void> {
-    try {
-      for await (const conn of listener) this.#track(this.#serve(conn, domid, kind));
-    } catch {
-      // listener closed
-    }
-  }
-
-  async #serve(conn: Deno.UnixConn, domid: number, kind: ConnectionKind): Promise<void> {
-    this.#conns.add(conn);
-    let open = true;
-    const session = this.#server.open(domid, kind, {
-      write: (batch: readonly Message[]) => writeAll(conn, encodeBatch(batch)),
-      close: () => {
-        if (!open) return;
-        open = false;
-        try {
-          conn.close();
-        } catch { /* closed */ }
-      },
-    });
-    const buf = new Uint8Array(UNIX_READ_BYTES);
-    const outstandingMax = this.#server.engine.quotas.outstanding;
-    try {
-      while (!session.closed) {
-        // Guests: stop reading while `outstanding` replies/events are unsent (§7.1).
-        if (!session.conn.privileged && session.outstanding >= outstandingMax) {
-          await session.drained();
-        }
-        const n = await conn.read(buf);
-        if (n === null) break;
-        session.receive(buf.subarray(0, n));
-      }
-    } catch {
-      // peer reset or socket closed under us
-    } finally {
-      this.#conns.delete(conn);
-      session.close("peer closed");
-    }
+    const l = this.#io!.listen(path, (endpoint) => this.#server.open(domid, kind, endpoint));
+    this.#listeners.set(domid, l);
   }
 
   /** Stops listening and closes every connection. */
   async stop(): Promise<void> {
-    for (const l of this.#listeners.values()) l.close();
     this.#listeners.clear();
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    await Promise.allSettled([...this.#loops]);
+    await this.#io?.stop();
   }
-}
-
-async function writeAll(conn: Deno.UnixConn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }

@@ -58,7 +58,11 @@ export function encodeMessage(m: Message): Uint8Array {
   return out;
 }
 
-/** Writes a header at `offset` of `buf`. */
+/**
+ * Writes a header at `offset` of `buf`. Byte by byte, not through a
+ * DataView: `buf.buffer` would move a small on-heap typed array's bytes to
+ * a malloc'd backing store, which costs more than the encoding itself.
+ */
 export function writeHeader(
   buf: Uint8Array,
   offset: number,
@@ -67,11 +71,17 @@ export function writeHeader(
   txId: number,
   len: number,
 ): void {
-  const v = new DataView(buf.buffer, buf.byteOffset + offset, XS_HEADER_BYTES);
-  v.setUint32(0, type >>> 0, true);
-  v.setUint32(4, reqId >>> 0, true);
-  v.setUint32(8, txId >>> 0, true);
-  v.setUint32(12, len >>> 0, true);
+  putUint32(buf, offset, type);
+  putUint32(buf, offset + 4, reqId);
+  putUint32(buf, offset + 8, txId);
+  putUint32(buf, offset + 12, len);
+}
+
+function putUint32(buf: Uint8Array, at: number, v: number): void {
+  buf[at] = v;
+  buf[at + 1] = v >>> 8;
+  buf[at + 2] = v >>> 16;
+  buf[at + 3] = v >>> 24;
 }
 
 /** Payload of NUL-terminated strings: `a\0b\0`. */

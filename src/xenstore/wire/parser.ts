@@ -9,6 +9,11 @@
  *
  * State machine: `header` (collecting 16 bytes) → `payload` (collecting
  * `len` bytes) → message out → `header`; or → `failed` (terminal).
+ *
+ * With `{ alias: true }`, a message that arrives whole within one chunk
+ * gets a payload that is a view of that chunk, not a copy: for a server
+ * that handles every message before it reuses its read buffer, this saves
+ * an allocation per request (a typed array in Deno costs a malloc).
  */
 import { type Message, XENSTORE_PAYLOAD_MAX, XS_HEADER_BYTES } from "./message.ts";
 
@@ -28,10 +33,18 @@ export interface ParseResult {
   readonly failure?: ParseFailure;
 }
 
+export interface MessageParserOptions {
+  /**
+   * Payloads of messages found whole in a chunk are views of the chunk,
+   * valid only until the caller changes those bytes (default: copies).
+   */
+  readonly alias?: boolean;
+}
+
 /** Reassembles messages from a byte stream. */
 export class MessageParser {
   readonly #header = new Uint8Array(XS_HEADER_BYTES);
-  readonly #headerView = new DataView(this.#header.buffer);
+  readonly #alias: boolean;
   #headerFill = 0;
   #payload: Uint8Array | null = null;
   #payloadFill = 0;
@@ -39,6 +52,10 @@ export class MessageParser {
   #reqId = 0;
   #txId = 0;
   #failure: ParseFailure | undefined;
+
+  constructor(opts: MessageParserOptions = {}) {
+    this.#alias = opts.alias ?? false;
+  }
 
   /** The failure that stopped the parser, if any. */
   get failure(): ParseFailure | undefined {
@@ -58,9 +75,22 @@ export class MessageParser {
       if (this.#payload === null) {
         // Fast path: a whole header (and maybe payload) in the chunk.
         if (this.#headerFill === 0 && chunk.length - at >= XS_HEADER_BYTES) {
-          const v = new DataView(chunk.buffer, chunk.byteOffset + at, XS_HEADER_BYTES);
+          const len = u32(chunk, at + 12);
+          if (
+            this.#alias && len <= XENSTORE_PAYLOAD_MAX && chunk.length - at >= XS_HEADER_BYTES + len
+          ) {
+            const start = at + XS_HEADER_BYTES;
+            messages.push({
+              type: u32(chunk, at),
+              reqId: u32(chunk, at + 4),
+              txId: u32(chunk, at + 8),
+              payload: chunk.subarray(start, start + len),
+            });
+            at = start + len;
+            continue;
+          }
+          this.#startPayload(chunk, at);
           at += XS_HEADER_BYTES;
-          this.#startPayload(v);
         } else {
           const n = Math.min(XS_HEADER_BYTES - this.#headerFill, chunk.length - at);
           this.#header.set(chunk.subarray(at, at + n), this.#headerFill);
@@ -68,7 +98,7 @@ export class MessageParser {
           at += n;
           if (this.#headerFill < XS_HEADER_BYTES) break;
           this.#headerFill = 0;
-          this.#startPayload(this.#headerView);
+          this.#startPayload(this.#header, 0);
         }
         if (this.#failure) break;
       }
@@ -87,11 +117,12 @@ export class MessageParser {
     return this.#failure ? { messages, failure: this.#failure } : { messages };
   }
 
-  #startPayload(v: DataView): void {
-    this.#type = v.getUint32(0, true);
-    this.#reqId = v.getUint32(4, true);
-    this.#txId = v.getUint32(8, true);
-    const len = v.getUint32(12, true);
+  /** Takes the header at `at` of `b`. */
+  #startPayload(b: Uint8Array, at: number): void {
+    this.#type = u32(b, at);
+    this.#reqId = u32(b, at + 4);
+    this.#txId = u32(b, at + 8);
+    const len = u32(b, at + 12);
     if (len > XENSTORE_PAYLOAD_MAX) {
       this.#failure = {
         kind: "oversize",
@@ -105,4 +136,9 @@ export class MessageParser {
     this.#payload = new Uint8Array(len);
     this.#payloadFill = 0;
   }
+}
+
+/** Little-endian `uint32` at `at` (no DataView: see `writeHeader`). */
+function u32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }

@@ -239,3 +239,55 @@ Deno.test("parser property: one byte at a time equals whole-buffer parsing", () 
     { seed: SEED + 2, numRuns: 30 },
   );
 });
+
+Deno.test("parser with alias: a message whole in its chunk has a view of it; a split one is copied", () => {
+  const a = encodeMessage({ type: Op.READ, reqId: 1, txId: 0, payload: fromLatin1("/a\0") });
+  const b = encodeMessage({ type: Op.WRITE, reqId: 2, txId: 3, payload: fromLatin1("/b\0value") });
+  const chunk = concat(a, b.subarray(0, 20));
+  const p = new MessageParser({ alias: true });
+  const first = p.push(chunk).messages;
+  assert.equal(first.length, 1);
+  assert.equal(first[0].payload.buffer, chunk.buffer, "whole: a view of the chunk");
+  chunk.fill(0); // the caller reuses its buffer
+  const second = p.push(b.subarray(20)).messages;
+  assert.deepEqual(second.map(plain), [
+    plain({ type: Op.WRITE, reqId: 2, txId: 3, payload: fromLatin1("/b\0value") }),
+  ]);
+  const copied = new MessageParser().push(concat(a)).messages[0];
+  assert.notEqual(copied.payload.buffer.byteLength, a.length, "default: a copy of its own");
+});
+
+Deno.test("parser with alias: the same messages and failure whatever the chunking", () => {
+  fc.assert(
+    fc.property(
+      fc.array(arbMessage, { maxLength: 6 }),
+      fc.array(fc.nat(), { maxLength: 20 }),
+      (msgs, cuts) => {
+        const stream = concat(
+          ...msgs.map(encodeMessage),
+          header(Op.READ, 5, 6, XENSTORE_PAYLOAD_MAX + 1),
+        );
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((x, y) => x - y);
+        const p = new MessageParser({ alias: true });
+        const got: ReturnType<typeof plain>[] = [];
+        let failure: ParseFailure | undefined;
+        let at = 0;
+        for (const c of [...points, stream.length]) {
+          const r = p.push(stream.subarray(at, c));
+          got.push(...r.messages.map(plain)); // copied out before the next push
+          failure ??= r.failure;
+          at = c;
+        }
+        assert.deepEqual(got, msgs.map(plain));
+        assert.deepEqual(failure, {
+          kind: "oversize",
+          len: XENSTORE_PAYLOAD_MAX + 1,
+          type: Op.READ,
+          reqId: 5,
+          txId: 6,
+        });
+      },
+    ),
+    { seed: SEED + 3, numRuns: 100 },
+  );
+});

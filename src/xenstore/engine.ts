@@ -199,7 +199,9 @@ export class Engine implements MemoryTotals {
       this.outbox.close(conn);
       return;
     }
-    conn.deferred.push(msg);
+    // Held past this call: it must own its bytes (a transport may hand out
+    // payloads that are views of a buffer it reuses for the next read).
+    conn.deferred.push({ ...msg, payload: msg.payload.slice() });
     this.#deferring.add(conn);
   }
 

@@ -25,22 +25,34 @@ async function open(url: string, credential: string) {
     ) => (String(e.data).startsWith("ok ") ? resolve() : reject(new Error(String(e.data))));
     closed.then((code) => reject(new Error(`closed ${code}`)));
   });
+  // Replies carry the request's id; upcalls (vcpuRun, event) come unasked,
+  // possibly before the reply of the call that caused them.
+  const calls = new Map<number, (m: unknown) => void>();
   ws.onmessage = (e) => {
     const m = JSON.parse(String(e.data));
+    if (typeof m.id === "number" && calls.has(m.id)) {
+      calls.get(m.id)!(m);
+      calls.delete(m.id);
+      return;
+    }
     const w = waiters.shift();
     if (w) w(m);
     else inbox.push(m);
   };
   let id = 0;
+  /** The next upcall. */
   const next =
     () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((r) => waiters.push(r)));
   return {
     ws,
     closed,
     next,
-    async call(m: Record<string, unknown>): Promise<any> {
-      ws.send(JSON.stringify({ id: ++id, ...m }));
-      return await next();
+    // deno-lint-ignore no-explicit-any
+    call(m: Record<string, unknown>): Promise<any> {
+      const my = ++id;
+      const reply = new Promise((r) => calls.set(my, r));
+      ws.send(JSON.stringify({ id: my, ...m }));
+      return reply;
     },
   };
 }

@@ -125,6 +125,7 @@ export class EpollLoop {
   #spinOffUntil = 0;
   /** Spins in a row that caught nothing. */
   #misses = 0;
+  #spinPauses = 0;
   /** Length of the next pause of spinning. */
   #backoffMs = EPOLL_SPIN_BACKOFF_MIN_MS;
   #stopping = false;
@@ -144,6 +145,11 @@ export class EpollLoop {
     this.#wake = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (this.#wake < 0) throw new Error(`eventfd failed: errno ${errno()}`);
     this.#ctlAt(EPOLL_CTL_ADD, this.#wake, EPOLLIN, 0);
+  }
+
+  /** How many times spinning was paused so far (contention, or spins catching nothing). */
+  get spinPauses(): number {
+    return this.#spinPauses;
   }
 
   /** False while spinning is paused (contention, or spins catching nothing). */
@@ -270,6 +276,7 @@ export class EpollLoop {
 
   /** Pauses spinning, for longer each time it is paused again without a catch. */
   #spinOff(): void {
+    this.#spinPauses++;
     this.#spinOffUntil = performance.now() + this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, EPOLL_SPIN_BACKOFF_MAX_MS);
     this.#misses = 0;

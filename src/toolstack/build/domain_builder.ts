@@ -23,6 +23,7 @@ import { emptyVcpuContext } from "../../hv/vcpu.ts";
 import { PAGE_SIZE, VGCF_online } from "../../hv/xen_abi.ts";
 import type { ToolstackContext } from "../toolstack_context.ts";
 import { check } from "./hypercall_error.ts";
+import { seedGrants } from "./guest_frames.ts";
 
 /** Where the builder put the rings, for build_post and the console. */
 export interface BuiltDomain {
@@ -70,22 +71,6 @@ function load(tc: ToolstackContext, domid: number, firstPfn: number, bytes: Uint
   } finally {
     map.unmap();
   }
-}
-
-function seedGrants(tc: ToolstackContext, domid: number, b: BuiltDomain): void {
-  check(
-    tc.hypercall({
-      hc: "grant_table_op",
-      op: "seed",
-      dom: domid,
-      consoleGfn: b.consolePfn,
-      consoleDomid: 0,
-      xenstoreGfn: b.storePfn,
-      xenstoreDomid: 0,
-    }),
-    "gnttab seed",
-    domid,
-  );
 }
 
 export interface PvImage {

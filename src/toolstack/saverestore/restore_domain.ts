@@ -31,7 +31,6 @@
  * and its xenstore nodes, and the error names the step
  * ({@link RestoreError}).
  */
-import { decodeStartInfo, encodeStartInfo } from "../../hv/start_info.ts";
 import {
   HVM_PARAM_CONSOLE_EVTCHN,
   HVM_PARAM_CONSOLE_PFN,
@@ -40,6 +39,7 @@ import {
 } from "../../hv/hvm_params.ts";
 import { PAGE_SIZE, VGCF_online } from "../../hv/xen_abi.ts";
 import { check } from "../build/hypercall_error.ts";
+import { editStartInfo, pfnsToMfns, seedGrants } from "../build/guest_frames.ts";
 import {
   attachDevices,
   buildPre,
@@ -53,7 +53,8 @@ import type { DomainConfig } from "../domain_config.ts";
 import { SaveImageReader } from "../save/save_image_reader.ts";
 import type { SaveImage } from "../save/save_record.ts";
 import { SaveImageError } from "../save/save_image_error.ts";
-import { PFINFO } from "../save/stream_format.ts";
+import { PFINFO, XL_HEADER_BYTES } from "../save/stream_format.ts";
+import { decodeXlFixedHeader, type XlConfig } from "../save/xl_header.ts";
 import { pageTypeHasData } from "../save/page_data.ts";
 import type { ForeignMapping } from "../../hv/foreign_mapping.ts";
 import type { ToolstackContext } from "../toolstack_context.ts";
@@ -124,6 +125,8 @@ class PageWriter {
   readonly #domid: number;
   readonly #limitPages: number;
   readonly #populated = new Set<number>();
+  /** Highest pfn populated (the restorer's max_pfn), -1 before any. */
+  maxPfn = -1;
   #map: ForeignMapping | undefined;
   #slot = 0;
   written = 0;
@@ -164,7 +167,10 @@ class PageWriter {
       if (r.ret !== alloc.length) {
         throw new Error(`populate_physmap: ${r.ret} of ${alloc.length} pages`);
       }
-      for (const p of alloc) this.#populated.add(p);
+      for (const p of alloc) {
+        this.#populated.add(p);
+        if (p > this.maxPfn) this.maxPfn = p;
+      }
     }
     if (data.length > 0) this.#map = this.#tc.foreignMap(id, data, true);
     this.#slot = 0;
@@ -191,12 +197,40 @@ class PageWriter {
   }
 }
 
-function translate(tc: ToolstackContext, domid: number, pfns: number[]): number[] {
-  return check(
-    tc.hypercall({ hc: "memory_op", op: "translate_gpfn_list", domid, gpfns: pfns }),
-    "translate_gpfn_list",
-    domid,
-  ).mfns!;
+/**
+ * Feeds `reader` exactly the xl header — its fixed part, then the optional
+ * data whose length the fixed part gives — so that no page data reaches the
+ * reader before the domain exists. Returns the config and a copy of what
+ * the last chunk held past the header (the start of the libxl stream).
+ */
+async function readXlHeader(
+  reader: SaveImageReader,
+  it: AsyncIterator<Uint8Array>,
+): Promise<{ config: XlConfig | undefined; rest: Uint8Array }> {
+  const fixed = new Uint8Array(XL_HEADER_BYTES);
+  let end = XL_HEADER_BYTES;
+  for (;;) {
+    const next = await it.next();
+    if (next.done) {
+      const f = reader.finish();
+      throw f.ok ? new Error("image ended before the xl header") : f.error;
+    }
+    let chunk = next.value;
+    while (chunk.length > 0) {
+      const at = reader.offset;
+      const part = chunk.subarray(0, end - at);
+      if (at < XL_HEADER_BYTES) fixed.set(part, at);
+      const r = reader.push(part);
+      if (!r.ok) throw r.error;
+      chunk = chunk.subarray(part.length);
+      const xl = r.records.find((x) => x.layer === "xl");
+      if (xl !== undefined && xl.layer === "xl") return { config: xl.config, rest: chunk.slice() };
+      if (reader.offset === XL_HEADER_BYTES && end === XL_HEADER_BYTES) {
+        const h = decodeXlFixedHeader(fixed); // accepted by the reader already
+        if (h.ok) end += h.value.optionalDataBytes;
+      }
+    }
+  }
 }
 
 /** Restores a domain from the xl-format image in `chunks`; see the module doc. */
@@ -224,30 +258,10 @@ export async function restoreDomain(
   const it = chunks[Symbol.asyncIterator]();
   try {
     // --- 1. header and config ----------------------------------------
-    // Feed chunks until the xl header is through; the reader stops short
-    // of page data since the header is the first thing in the image, but
-    // a chunk may hold more: buffer it and replay after the domain exists.
-    const pending: Uint8Array[] = [];
-    let configText: string | undefined;
-    let headerReader: SaveImageReader | undefined = new SaveImageReader({ format: "xl" });
-    while (configText === undefined) {
-      const next = await it.next();
-      if (next.done) {
-        const f = headerReader!.finish();
-        throw f.ok ? new Error("image ended before the xl header") : f.error;
-      }
-      const chunk = next.value.slice();
-      pending.push(chunk);
-      const r = headerReader!.push(chunk);
-      if (!r.ok) throw r.error;
-      const xl = r.records.find((x) => x.layer === "xl");
-      if (xl !== undefined && xl.layer === "xl") {
-        if (xl.config === undefined) throw new Error("the image holds no domain config");
-        configText = xl.config.text;
-      }
-    }
-    headerReader = undefined;
-    const saved = parseDomainConfigJson(configText);
+    const header = await readXlHeader(reader, it);
+    if (header.config === undefined) throw new Error("the image holds no domain config");
+    bytes = reader.offset;
+    const saved = parseDomainConfigJson(header.config.text);
     const config: DomainConfig = opts.name ? { ...saved, name: opts.name } : saved;
 
     // --- 2. domain_make, build_pre ---------------------------------------
@@ -280,7 +294,7 @@ export async function restoreDomain(
       done = r.done;
       if (done && r.consumed < chunk.length) feed(chunk.subarray(r.consumed));
     };
-    for (const c of pending) feed(c);
+    feed(header.rest);
     report({ step, pages: pages.written, bytes });
     for (;;) {
       const next = await it.next();
@@ -304,21 +318,9 @@ export async function restoreDomain(
     step = "state";
     report({ step, pages: pages.written, bytes });
     const layout = image.domainType === "pv"
-      ? completePv(tc, id, image, ports, pages.populated)
+      ? completePv(tc, id, image, ports, pages)
       : completeHvm(tc, id, image, ports);
-    check(
-      tc.hypercall({
-        hc: "grant_table_op",
-        op: "seed",
-        dom: id,
-        consoleGfn: layout.consolePfn,
-        consoleDomid: 0,
-        xenstoreGfn: layout.storePfn,
-        xenstoreDomid: 0,
-      }),
-      "gnttab seed",
-      id,
-    );
+    seedGrants(tc, id, layout);
 
     // --- 5. build_post, devices -----------------------------------------
     step = "devices";
@@ -369,54 +371,48 @@ function completePv(
   id: number,
   image: SaveImage,
   ports: { storePort: number; consolePort: number },
-  populated: ReadonlySet<number>,
+  pages: PageWriter,
 ): Layout {
   const basic0 = image.vcpus.get(0)?.basic;
   if (basic0 === undefined) throw new Error("the stream has no X86_PV_VCPU_BASIC for vCPU 0");
   const pfnToMfn = (pfn: number) => {
-    if (!populated.has(pfn)) throw new Error(`pfn ${pfn} named by a vCPU is not in the stream`);
-    return translate(tc, id, [pfn])[0];
+    if (!pages.populated.has(pfn)) {
+      throw new Error(`pfn ${pfn} named by a vCPU is not in the stream`);
+    }
+    return pfnsToMfns(tc, id, [pfn])[0];
   };
   const ctx0 = pvVcpuContext(basic0, pfnToMfn);
   const startInfoPfn = ctx0.rdx;
-  if (!populated.has(startInfoPfn)) {
+  if (!pages.populated.has(startInfoPfn)) {
     throw new Error(`vCPU 0's start_info pfn ${startInfoPfn} is not in the stream`);
   }
+  const info = check(
+    tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid: id }),
+    "getdomaininfo",
+    id,
+  ).info!;
   // process_start_info: start_info's frames were made pfns by the guest.
-  const map = tc.foreignMap(id, [startInfoPfn], true);
-  let storePfn: number, consolePfn: number;
-  try {
-    const page = new Uint8Array(PAGE_SIZE);
-    if (map.read(0, 0, page) < 0) throw new Error("cannot read start_info");
-    const si = decodeStartInfo(page);
+  let storePfn = 0, consolePfn = 0, storeMfn = 0, consoleMfn = 0;
+  editStartInfo(tc, id, startInfoPfn, (si) => {
     if (!si.magic.startsWith("xen-")) {
       throw new Error(`pfn ${startInfoPfn} named by vCPU 0 holds no start_info`);
     }
     storePfn = si.storeMfn;
     consolePfn = si.consoleMfn;
     for (const [what, pfn] of [["store", storePfn], ["console", consolePfn]] as const) {
-      if (!populated.has(pfn)) {
+      if (!pages.populated.has(pfn)) {
         throw new Error(`start_info's ${what} pfn ${pfn} is not in the stream`);
       }
     }
-    const [storeMfn, consoleMfn] = translate(tc, id, [storePfn, consolePfn]);
-    const info = check(
-      tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid: id }),
-      "getdomaininfo",
-      id,
-    ).info!;
+    [storeMfn, consoleMfn] = pfnsToMfns(tc, id, [storePfn, consolePfn]);
     si.storeMfn = storeMfn;
     si.storeEvtchn = ports.storePort;
     si.consoleMfn = consoleMfn;
     si.consoleEvtchn = ports.consolePort;
-    si.nrPages = Math.max(...populated) + 1;
+    si.nrPages = pages.maxPfn + 1;
     si.sharedInfo = info.sharedInfoFrame * PAGE_SIZE;
     si.flags = 0;
-    encodeStartInfo(si, page);
-    if (map.write(0, 0, page) < 0) throw new Error("cannot write start_info");
-  } finally {
-    map.unmap();
-  }
+  });
   ctx0.rdx = pfnToMfn(startInfoPfn);
   for (const [v, state] of [...image.vcpus.entries()].sort((a, b) => a[0] - b[0])) {
     if (state.basic === undefined) continue;
@@ -428,7 +424,6 @@ function completePv(
       id,
     );
   }
-  const [storeMfn, consoleMfn] = translate(tc, id, [storePfn, consolePfn]);
   return { storePfn, storeFrame: storeMfn, consolePfn, consoleFrame: consoleMfn, startInfoPfn };
 }
 

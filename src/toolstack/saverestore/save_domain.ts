@@ -45,6 +45,7 @@ import {
 import { OFF_ARCH } from "../../hv/shared_info.ts";
 import { PAGE_SIZE } from "../../hv/xen_abi.ts";
 import { check } from "../build/hypercall_error.ts";
+import { mfnToPfn } from "../build/guest_frames.ts";
 import type { CpuidLeaf, HvmParam, MsrEntry } from "../save/libxc_records.ts";
 import { p2mFrameCount } from "../save/libxc_records.ts";
 import { EMULATOR_QEMU_UPSTREAM, MAX_BATCH_SIZE, PFINFO } from "../save/stream_format.ts";
@@ -111,14 +112,6 @@ export interface SaveDomainResult {
   readonly pfns: number;
   readonly dataPages: number;
   readonly bytes: number;
-}
-
-function mfnToPfn(tc: ToolstackContext, domid: number, mfn: number): number {
-  return check(
-    tc.hypercall({ hc: "memory_op", op: "machphys_lookup", mfns: [mfn] }),
-    "machphys_lookup",
-    domid,
-  ).pfns![0];
 }
 
 /** Saves `domid` to `sink`; the domain is left shut down (suspend). */

@@ -11,8 +11,7 @@ import { decodeDominf } from "../../hv/domain_info.ts";
 import { HVM_PARAM_CALLBACK_IRQ } from "../../hv/hvm_params.ts";
 import { SHUTDOWN_suspend } from "../../hv/xen_abi.ts";
 import { check } from "../build/hypercall_error.ts";
-import { decodeStartInfo, encodeStartInfo } from "../../hv/start_info.ts";
-import { PAGE_SIZE } from "../../hv/xen_abi.ts";
+import { editStartInfo, mfnToPfn, pfnsToMfns } from "../build/guest_frames.ts";
 import type { ToolstackContext } from "../toolstack_context.ts";
 
 export async function resumeDomain(
@@ -61,36 +60,7 @@ function uncanonicalisePvStartInfo(tc: ToolstackContext, domid: number): void {
     "getvcpucontext",
     domid,
   ).ctx!;
-  const pfn = check(
-    tc.hypercall({ hc: "memory_op", op: "machphys_lookup", mfns: [ctx.rdx] }),
-    "machphys_lookup",
-    domid,
-  )
-    .pfns![0];
-  const map = tc.foreignMap(domid, [pfn], true);
-  try {
-    const page = new Uint8Array(PAGE_SIZE);
-    if (map.read(0, 0, page) < 0) {
-      throw new Error(`resume: cannot read start_info of domain ${domid}`);
-    }
-    const si = decodeStartInfo(page);
-    const mfns = check(
-      tc.hypercall({
-        hc: "memory_op",
-        op: "translate_gpfn_list",
-        domid,
-        gpfns: [si.storeMfn, si.consoleMfn],
-      }),
-      "translate_gpfn_list",
-      domid,
-    ).mfns!;
-    si.storeMfn = mfns[0];
-    si.consoleMfn = mfns[1];
-    encodeStartInfo(si, page);
-    if (map.write(0, 0, page) < 0) {
-      throw new Error(`resume: cannot write start_info of domain ${domid}`);
-    }
-  } finally {
-    map.unmap();
-  }
+  editStartInfo(tc, domid, mfnToPfn(tc, domid, ctx.rdx), (si) => {
+    [si.storeMfn, si.consoleMfn] = pfnsToMfns(tc, domid, [si.storeMfn, si.consoleMfn]);
+  });
 }

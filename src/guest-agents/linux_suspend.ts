@@ -23,6 +23,7 @@
 import { decodeStartInfo, encodeStartInfo } from "../hv/start_info.ts";
 import { DOMID_SELF, PAGE_SIZE, SHUTDOWN_suspend } from "../hv/xen_abi.ts";
 import type { SuspendContext, SuspendHook } from "./suspend_hook.ts";
+import { gnttabResume } from "./gnttab_resume.ts";
 
 async function readStartInfo(ctx: SuspendContext): Promise<Uint8Array> {
   const page = new Uint8Array(PAGE_SIZE);
@@ -101,14 +102,8 @@ export const linuxSuspend: SuspendHook = async (ctx) => {
   // gnttab_resume: done on both paths (§4.3): PV maps its frames again
   // with GNTTABOP_setup_table.
   if (ctx.kind === "pv") {
-    const q = await ctx.env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
-    const st = await ctx.env.hypercall({
-      hc: "grant_table_op",
-      op: "setup_table",
-      dom: DOMID_SELF,
-      nrFrames: q.nrFrames ?? 1,
-    });
-    ctx.trace("suspend", { step: "gnttab_resume", ret: st.ret });
+    const { ret } = await gnttabResume(ctx.env, true);
+    ctx.trace("suspend", { step: "gnttab_resume", ret });
   }
   // dpm_resume: THAW (cancelled: nothing changes) or RESTORE (renegotiate).
   for (const f of ctx.frontends) await f.resume(!cancelled);

@@ -17,10 +17,11 @@
  * ```
  */
 import { decodeStartInfo, START_INFO_BYTES, startInfoPfn } from "../hv/start_info.ts";
-import { DOMID_SELF, INVALID_PFN, XEN_DOMCTL_SENDTRIGGER_NMI } from "../hv/xen_abi.ts";
+import { INVALID_PFN, XEN_DOMCTL_SENDTRIGGER_NMI } from "../hv/xen_abi.ts";
 import { finishResume, resumeEntry } from "./resume_entry.ts";
 import { vcpuRestore } from "./vcpu_restore.ts";
 import { setupKernelClock } from "./kernel_clock.ts";
+import { gnttabResume } from "./gnttab_resume.ts";
 import {
   type AgentCommonOptions,
   AgentCore,
@@ -215,14 +216,7 @@ export class PvAgent implements GuestAgent {
     });
     core.trace("post_suspend", { cancelled: false, sharedInfo: si.sharedInfo });
     await vcpuRestore(core);
-    const q = await env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
-    const st = await env.hypercall({
-      hc: "grant_table_op",
-      op: "setup_table",
-      dom: DOMID_SELF,
-      nrFrames: q.nrFrames ?? 1,
-    });
-    core.trace("gnttab_resume", { nrFrames: q.nrFrames, ret: st.ret });
+    core.trace("gnttab_resume", await gnttabResume(env, true));
     core.trace("irq_resume", { interdomain: "dropped; frontends bind new channels" });
     await setupKernelClock(core, this.#opts.kernelRecordPfn, "resume");
     const m2p = await env.hypercall({

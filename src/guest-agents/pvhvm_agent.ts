@@ -50,6 +50,7 @@ import type { SuspendHook } from "./suspend_hook.ts";
 import { finishResume, resumeEntry } from "./resume_entry.ts";
 import { vcpuRestore } from "./vcpu_restore.ts";
 import { setupKernelClock } from "./kernel_clock.ts";
+import { gnttabResume } from "./gnttab_resume.ts";
 
 /** Linux's `HYPERVISOR_CALLBACK_VECTOR` on x86. */
 export const HYPERVISOR_CALLBACK_VECTOR = 0xf3;
@@ -278,8 +279,7 @@ export class PvhvmAgent implements GuestAgent {
     await this.#mapSharedInfo(record.sharedInfoPfn ?? this.#opts.sharedInfoPfn);
     await vcpuRestore(core);
     await this.#setCallbackVector();
-    const q = await env.hypercall({ hc: "grant_table_op", op: "query_size", dom: DOMID_SELF });
-    core.trace("gnttab_resume", { nrFrames: q.nrFrames, ret: q.ret });
+    core.trace("gnttab_resume", await gnttabResume(env, false));
     core.trace("irq_resume", { interdomain: "dropped; frontends bind new channels" });
     await setupKernelClock(core, this.#opts.kernelRecordPfn, "resume");
     const storePfn = await this.#param(HVM_PARAM_STORE_PFN);

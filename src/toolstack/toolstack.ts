@@ -14,6 +14,14 @@ import { DOMAIN_LOOKUP_MAX, type DomainRef, lookupDomain } from "./lifecycle/dom
 import { formatXlList } from "./lifecycle/xl_list.ts";
 import { type PowerOp, powerStateOfDominf, transition } from "./lifecycle/power_state.ts";
 import { NS_PER_S } from "../sim/clock.ts";
+import {
+  SHUTDOWN_suspend,
+  XEN_DOMCTL_SENDTRIGGER_INIT,
+  XEN_DOMCTL_SENDTRIGGER_NMI,
+  XEN_DOMCTL_SENDTRIGGER_POWER,
+  XEN_DOMCTL_SENDTRIGGER_RESET,
+  XEN_DOMCTL_SENDTRIGGER_SLEEP,
+} from "../hv/xen_abi.ts";
 import { type CreatedDomain, createDomain, type CreateOptions } from "./create/create_domain.ts";
 import { destroyDomain } from "./create/destroy_domain.ts";
 import type { DomainOps } from "./create/domain_ops.ts";
@@ -210,8 +218,13 @@ export class Toolstack {
   /** `xl resume`: fast (cancelled suspend) unless `fast` is false (§4.1). */
   async resume(domid: number, opts: { fast?: boolean } = {}): Promise<void> {
     await this.checkPower(domid, "resume");
+    await this.#resume(domid, opts.fast ?? true);
+  }
+
+  /** `libxl_domain_resume`: QMP `cont` to the device model first (§4.1 step 1). */
+  async #resume(domid: number, fast: boolean): Promise<void> {
     this.#hooks.deviceModelCont?.(domid);
-    await resumeDomain(this.tc, domid, { fast: opts.fast ?? true });
+    await resumeDomain(this.tc, domid, { fast });
   }
 
   /**
@@ -250,7 +263,7 @@ export class Toolstack {
     } catch (e) {
       const info = this.tc.hypercall({ hc: "domctl", op: "getdomaininfo", domid }).info;
       const f = info ? decodeDominf(info.flags) : undefined;
-      if (f?.shutdown && f.shutdownCode === 2) {
+      if (f?.shutdown && f.shutdownCode === SHUTDOWN_suspend) {
         this.tc.trace.emit({
           src: "toolstack",
           dom: domid,
@@ -258,8 +271,7 @@ export class Toolstack {
           failed: String(e),
           then: "resume",
         });
-        this.#hooks.deviceModelCont?.(domid);
-        await resumeDomain(this.tc, domid, { fast: true });
+        await this.#resume(domid, true);
       }
       throw e;
     }
@@ -268,8 +280,7 @@ export class Toolstack {
       if (opts.paused) {
         check(this.tc.hypercall({ hc: "domctl", op: "pausedomain", domid }), "pause", domid);
       }
-      this.#hooks.deviceModelCont?.(domid);
-      await resumeDomain(this.tc, domid, { fast: true });
+      await this.#resume(domid, true);
       then = opts.paused ? "paused" : "resumed";
     } else {
       await this.destroy(domid);
@@ -323,7 +334,13 @@ export class Toolstack {
    * on x86, as on Xen).
    */
   trigger(domid: number, name: string, vcpu = 0): void {
-    const codes: Record<string, number> = { nmi: 0, reset: 1, init: 2, power: 3, sleep: 4 };
+    const codes: Record<string, number> = {
+      nmi: XEN_DOMCTL_SENDTRIGGER_NMI,
+      reset: XEN_DOMCTL_SENDTRIGGER_RESET,
+      init: XEN_DOMCTL_SENDTRIGGER_INIT,
+      power: XEN_DOMCTL_SENDTRIGGER_POWER,
+      sleep: XEN_DOMCTL_SENDTRIGGER_SLEEP,
+    };
     if (name === "s3resume") {
       const ret = this.#hooks.deviceModelWakeup?.(domid);
       if (ret === undefined) throw new Error(`domain ${domid} has no device model to wake`);
@@ -392,7 +409,7 @@ export class Toolstack {
 
   async #onShutdown(d: ManagedDomain, reason: number): Promise<void> {
     const name = SHUTDOWN_REASONS[reason] ?? `reason ${reason}`;
-    if (reason === 2) {
+    if (reason === SHUTDOWN_suspend) {
       // "Domain has suspended": xl keeps waiting (DOMAIN_RESTART_SUSPENDED).
       this.#emit({
         kind: "shutdown",

@@ -160,12 +160,13 @@ export async function saveDomain(
     });
   }
 
+  const total = maxPfn + 1;
+
   // --- the suspend callback (§3) ---------------------------------------
-  report({ step: "suspend", sent: 0, total: maxPfn + 1 });
+  report({ step: "suspend", sent: 0, total });
   const suspended = await suspendDomain(tc, domid, opts.suspend);
 
   // --- every page (send_domain_memory_nonlive) ---------------------------
-  const total = maxPfn + 1;
   let dataPages = 0;
   const buf = new Uint8Array(MAX_BATCH_SIZE * PAGE_SIZE);
   const types = new Uint8Array(MAX_BATCH_SIZE);

@@ -42,7 +42,7 @@ export async function saveToFile(
   checkpoint: boolean,
 ): Promise<{ result: SaveDomainResult; before: MemorySnapshot; startInfoPfn?: number }> {
   let before: MemorySnapshot | undefined;
-  const skip = new Set<number>();
+  let startInfoPfn: number | undefined;
   const result = await host.run(
     writeFileAtomically(path, (sink) =>
       host.toolstack.save(domid, sink, {
@@ -59,13 +59,18 @@ export async function saveToFile(
               op: "machphys_lookup",
               mfns: [ctx.rdx],
             }).pfns?.[0];
-            if (pfn !== undefined && pfn >= 0) skip.add(pfn);
+            if (pfn !== undefined && pfn >= 0) startInfoPfn = pfn;
           }
-          before = memorySnapshot(host, domid, skip);
+          before = memorySnapshot(host, domid, startInfoSkip(startInfoPfn));
         },
       }), { sync: true }),
   );
-  return { result, before: before!, startInfoPfn: [...skip][0] };
+  return { result, before: before!, startInfoPfn };
+}
+
+/** The pages a restore rewrites by design: PV start_info (§4.2). */
+function startInfoSkip(pfn: number | undefined): Set<number> {
+  return new Set(pfn === undefined ? [] : [pfn]);
 }
 
 async function restore(host: Host, path: string, paused = false): Promise<ManagedDomain> {
@@ -84,8 +89,7 @@ export async function restoreFromFile(
   saved: { before: MemorySnapshot; startInfoPfn?: number },
 ): Promise<{ domid: number; memory: MemorySnapshot; devices: string[] }> {
   const r = await restore(host, path, true);
-  const skip = new Set(saved.startInfoPfn === undefined ? [] : [saved.startInfoPfn]);
-  const memory = memorySnapshot(host, r.domid, skip);
+  const memory = memorySnapshot(host, r.domid, startInfoSkip(saved.startInfoPfn));
   if (memory.hash !== saved.before.hash || memory.pages !== saved.before.pages) {
     throw new Error(
       `restored memory differs: ${memory.pages} pages ${memory.hash}, saved ${saved.before.pages} pages ${saved.before.hash}`,
@@ -167,14 +171,14 @@ export const checkpoint: Scenario = {
       await host.advance(10e9);
       await host.run(host.toolstack.sysrq(d.domid, "h")); // it still answers, on its console
       await host.advance(1e9);
-      const now = memorySnapshot(host, d.domid, new Set([startInfoPfn!]));
+      const now = memorySnapshot(host, d.domid, startInfoSkip(startInfoPfn));
       say(`10 s later its memory has moved on (hash ${now.hash} ≠ checkpoint ${before.hash})`);
       if (now.hash === before.hash) throw new Error("memory did not change after the checkpoint");
       await host.run(host.toolstack.destroy(d.domid));
       await host.advance(1e9);
       say(`domain ${d.domid} is lost (xl destroy)`);
       const r = await restore(host, file.path, true);
-      const after = memorySnapshot(host, r.domid, new Set([startInfoPfn!]));
+      const after = memorySnapshot(host, r.domid, startInfoSkip(startInfoPfn));
       if (after.hash !== before.hash) throw new Error("restored memory is not the checkpoint's");
       await host.run(host.toolstack.unpause(r.domid));
       await host.run(host.guests.get(r.domid)!.ready);

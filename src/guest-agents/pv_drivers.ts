@@ -146,12 +146,12 @@ export class PvDrivers {
     await watcher.setup({ resume: true });
     core.trace("xs_resume", { watches: [CONTROL_SHUTDOWN_PATH, CONTROL_SYSRQ_PATH] });
     try {
-      this.#frontends = await resumeFrontends(xs, core.env, record.devices, {
-        ringPfnBase: this.#opts.ringPfnBase,
-        ringPages: this.#opts.ringPages,
-        console: this.#opts.console,
-        waitConnectedNs: this.#opts.waitDevicesNs ?? WAIT_FOR_DEVICES_NS_DEFAULT,
-      });
+      this.#frontends = await resumeFrontends(
+        xs,
+        core.env,
+        record.devices,
+        this.#frontendOptions(),
+      );
       core.trace("frontends", {
         devices: this.#frontends.map((f) => `${f.kind}/${f.devid}:${f.state}`),
         restored: true,
@@ -229,6 +229,16 @@ export class PvDrivers {
     }
   }
 
+  /** Where the frontends' rings go, console 0, and the wait for devices. */
+  #frontendOptions(): FrontendsBringUpOptions {
+    return {
+      ringPfnBase: this.#opts.ringPfnBase,
+      ringPages: this.#opts.ringPages,
+      console: this.#opts.console,
+      waitConnectedNs: this.#opts.waitDevicesNs ?? WAIT_FOR_DEVICES_NS_DEFAULT,
+    };
+  }
+
   /**
    * Linux's frontend probe: every device under `device/` the drivers know
    * (vif, vbd) plus console 0; waits (bounded) for them to connect.
@@ -237,12 +247,7 @@ export class PvDrivers {
     const core = this.#core;
     const up = this.#opts.bringUpFrontends ?? bringUpFrontends;
     try {
-      this.#frontends = await up(xs, core.env, {
-        ringPfnBase: this.#opts.ringPfnBase,
-        ringPages: this.#opts.ringPages,
-        console: this.#opts.console,
-        waitConnectedNs: this.#opts.waitDevicesNs ?? WAIT_FOR_DEVICES_NS_DEFAULT,
-      });
+      this.#frontends = await up(xs, core.env, this.#frontendOptions());
       core.trace("frontends", {
         devices: this.#frontends.map((f) => `${f.kind}/${f.devid}:${f.state}`),
       });

@@ -8,13 +8,7 @@
  * `nics`, `on_*`) plus xenlab's `xenlab_guest`, and its strict reader: a
  * config that does not say what the domain is, is refused by name.
  */
-import type {
-  DiskConfig,
-  DomainConfig,
-  GuestBehaviour,
-  ShutdownAction,
-  VifConfig,
-} from "../domain_config.ts";
+import type { DiskConfig, DomainConfig, GuestBehaviour, VifConfig } from "../domain_config.ts";
 import { SHUTDOWN_ACTIONS } from "../config/xl_cfg.ts";
 
 /** Longest config text accepted (the xl header's own bound is 1 MiB). */
@@ -106,8 +100,6 @@ function oneOf<T extends string>(o: Obj, k: string, what: string, allowed: reado
   return v as T;
 }
 
-const ACTIONS: readonly ShutdownAction[] = SHUTDOWN_ACTIONS;
-
 function array(o: Obj, k: string, what: string): unknown[] {
   const v = o[k] ?? [];
   if (!Array.isArray(v)) throw new ConfigJsonError(`${what}.${k} is not a list`);
@@ -188,11 +180,11 @@ export function parseDomainConfigJson(text: string): DomainConfig {
     boot: str(bi, "boot", "b_info"),
     vifs,
     disks,
-    onPoweroff: oneOf(top, "on_poweroff", "config", ACTIONS),
-    onReboot: oneOf(top, "on_reboot", "config", ACTIONS),
-    onCrash: oneOf(top, "on_crash", "config", ACTIONS),
-    onWatchdog: oneOf(top, "on_watchdog", "config", ACTIONS),
-    onSoftReset: oneOf(top, "on_soft_reset", "config", ACTIONS),
+    onPoweroff: oneOf(top, "on_poweroff", "config", SHUTDOWN_ACTIONS),
+    onReboot: oneOf(top, "on_reboot", "config", SHUTDOWN_ACTIONS),
+    onCrash: oneOf(top, "on_crash", "config", SHUTDOWN_ACTIONS),
+    onWatchdog: oneOf(top, "on_watchdog", "config", SHUTDOWN_ACTIONS),
+    onSoftReset: oneOf(top, "on_soft_reset", "config", SHUTDOWN_ACTIONS),
     guest,
   };
 }
